@@ -1,0 +1,46 @@
+// Command template is the handler to copy: it posts every record of the
+// Amperity file to DESTINATION_URL as {"<DATA_KEY>": [...]} in batches.
+//
+// Environment: DESTINATION_URL (required), DATA_KEY (default "data"; set it
+// empty to send a bare array), BATCH_SIZE (default 500),
+// REQUESTS_PER_MINUTE (default 0, no limit), TENANT_ID, LOG_LEVEL.
+package main
+
+import (
+	"os"
+
+	"github.com/amperity/lambda-runner-go/runner"
+	"github.com/aws/aws-lambda-go/lambda"
+)
+
+func main() {
+	log := runner.DefaultLogger()
+	fail := func(err error) {
+		// Exiting before lambda.Start is reported by Lambda as an init error
+		// carrying this log line.
+		log.Error("handler not configured", "error", err)
+		os.Exit(1)
+	}
+
+	var env runner.Env
+	http := runner.HTTPConfig{
+		URL:               env.Required("DESTINATION_URL"),
+		DataKey:           env.String("DATA_KEY", "data"),
+		RequestsPerMinute: env.Float("REQUESTS_PER_MINUTE", 0),
+		// Map: runner.MapJSON(func(in yourRecord) (yourPayload, error) {...}),
+	}
+	cfg := runner.Config{BatchSize: env.Int("BATCH_SIZE", 500), TenantID: env.String("TENANT_ID", ""), Logger: log}
+	if err := env.Err(); err != nil {
+		fail(err)
+	}
+	sink, err := runner.NewHTTPSink(http)
+	if err != nil {
+		fail(err)
+	}
+	cfg.Sink = sink
+	r, err := runner.New(cfg)
+	if err != nil {
+		fail(err)
+	}
+	lambda.Start(r.Handle)
+}

@@ -1,0 +1,341 @@
+package runner
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+)
+
+// job is one run of the pipeline: read lines, batch them, hand batches to
+// the sink, count and report.
+type job struct {
+	r      *Runner
+	req    *Request
+	rep    *reporter
+	dl     *download
+	cancel context.CancelCauseFunc
+
+	mu            sync.Mutex // guards the counters and fatal
+	records       int64
+	sent          int64
+	failed        int64
+	batches       int
+	failedBatches int
+	errors        int64
+	firstErr      string
+	fatal         error
+}
+
+// Run runs one job to its end and reports its outcome to Amperity. The
+// error is non-nil when the job failed; the summary is filled either way.
+// Run always sends exactly one final report when the first one got
+// through, whatever happens: a failed sink, a panic, a cancelled context.
+func (r *Runner) Run(ctx context.Context, req Request) (sum Summary, err error) {
+	start := r.cfg.Clock.Now()
+	rep := r.newReporter(req)
+	log := r.log.With("webhook_id", req.WebhookID)
+
+	// Keep time to send the final report before Lambda's deadline.
+	workCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if dl, ok := ctx.Deadline(); ok {
+		var stop context.CancelFunc
+		workCtx, stop = context.WithDeadline(workCtx, dl.Add(-r.cfg.FinalReserve))
+		defer stop()
+	}
+	finalCtx := context.WithoutCancel(ctx)
+
+	j := &job{r: r, req: &req, rep: rep, cancel: cancel}
+	finish := func(state State, reason string) (Summary, error) {
+		sum := j.summary(state, reason, r.cfg.Clock.Now().Sub(start))
+		rep.finish(finalCtx, state, reason)
+		if state == Failed {
+			log.Error("job failed", "reason", reason, "summary", sum)
+			return sum, errors.New(reason)
+		}
+		log.Info("job succeeded", "summary", sum)
+		return sum, nil
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			sum, err = finish(Failed, fmt.Sprintf("internal error: panic: %v", p))
+		}
+	}()
+
+	if err := rep.start(workCtx); err != nil {
+		// As the original: a job Amperity cannot hear about sends nothing.
+		log.Error("job not started: first status report failed", "error", err)
+		sum := j.summary(Failed, err.Error(), r.cfg.Clock.Now().Sub(start))
+		return sum, fmt.Errorf("status callback unreachable, nothing sent: %w", err)
+	}
+
+	dlRetry := newRetrier(r.cfg.DownloadRetry, r.cfg.Clock, r.cfg.Jitter)
+	d, err := openDownload(workCtx, r.cfg.HTTPClient, req.DataURL, 0, dlRetry)
+	if err != nil {
+		return finish(Failed, err.Error())
+	}
+	defer d.Close()
+	j.dl = d
+
+	readErr := j.pump(workCtx)
+
+	switch {
+	case j.fatal != nil:
+		return finish(Failed, j.fatal.Error())
+	case readErr != nil && workCtx.Err() != nil:
+		return finish(Failed, fmt.Sprintf("stopped before the end of the file (%v) after %d records sent", context.Cause(workCtx), j.sent))
+	case readErr != nil:
+		return finish(Failed, readErr.Error())
+	case j.records > 0 && j.sent == 0 && j.failed > 0:
+		return finish(Failed, fmt.Sprintf("no record was delivered: all %d records failed; first error: %s", j.failed, j.firstErr))
+	}
+	return finish(Succeeded, fmt.Sprintf("%d records sent, %d failed", j.sent, j.failed))
+}
+
+// summary snapshots the counters.
+func (j *job) summary(state State, reason string, took time.Duration) Summary {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var read int64
+	if j.dl != nil {
+		read = j.dl.bytesRead()
+	}
+	return Summary{
+		State: state, Reason: reason,
+		Records: j.records, Sent: j.sent, Failed: j.failed,
+		Batches: j.batches, FailedBatches: j.failedBatches, Errors: j.errors,
+		Bytes: read, Duration: took.Round(time.Millisecond).String(),
+	}
+}
+
+// recordError counts and queues an error for the next report.
+func (j *job) recordError(msg string) {
+	j.mu.Lock()
+	j.errors++
+	if j.firstErr == "" {
+		j.firstErr = msg
+	}
+	j.mu.Unlock()
+	j.rep.errorf("%s", msg)
+}
+
+// fail stops the job with err as the reason.
+func (j *job) fail(err error) {
+	j.mu.Lock()
+	if j.fatal == nil {
+		j.fatal = err
+	}
+	j.mu.Unlock()
+	j.cancel(err)
+}
+
+// openLines wraps the download in a decompressor when the file is gzip,
+// detected by Content-Encoding or by its magic bytes.
+func (j *job) openLines() (*lineSplitter, error) {
+	br := bufio.NewReaderSize(j.dl, 256<<10)
+	magic, _ := br.Peek(2)
+	gz := strings.EqualFold(j.dl.encoding, "gzip") || (len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
+	if !gz {
+		return newLineSplitter(br, 0, 0, j.r.cfg.MaxLineBytes), nil
+	}
+	zr, err := gzip.NewReader(br)
+	if err != nil {
+		return nil, fmt.Errorf("download: file is not valid gzip: %w", err)
+	}
+	return newLineSplitter(zr, 0, 0, j.r.cfg.MaxLineBytes), nil
+}
+
+// pump reads the file and feeds the sink until the end of the file, a
+// read error or cancellation. It returns the read error, if any.
+func (j *job) pump(ctx context.Context) error {
+	cfg := j.r.cfg
+	lines, err := j.openLines()
+	if err != nil {
+		return err
+	}
+
+	// A fixed set of batches circulates between the reader and the
+	// senders, so memory stays flat whatever the file's size.
+	free := make(chan *Batch, cfg.MaxInFlight+1)
+	for range cfg.MaxInFlight + 1 {
+		free <- &Batch{}
+	}
+	work := make(chan *Batch)
+	var wg sync.WaitGroup
+	for range cfg.MaxInFlight {
+		wg.Go(func() {
+			for b := range work {
+				j.complete(b, j.send(ctx, b))
+				b.reset()
+				free <- b
+			}
+		})
+	}
+	defer wg.Wait()
+	defer close(work)
+
+	seq := 0
+	dispatch := func(b *Batch) bool {
+		seq++
+		b.Seq = seq
+		b.Request = j.req
+		b.seal()
+		select {
+		case work <- b:
+		case <-ctx.Done():
+			return false
+		}
+		j.rep.setProgress(j.dl.progress())
+		j.rep.report(ctx, false)
+		return true
+	}
+
+	var skipped int64
+	cur := <-free
+	for n := 0; ; n++ {
+		line, off, num, err := lines.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if errors.Is(err, errLineTooLong) {
+				j.mu.Lock()
+				j.records++
+				j.mu.Unlock()
+				j.countInvalid(err.Error())
+				if cfg.FailOnInvalidRecord {
+					j.fail(err)
+					return nil
+				}
+				continue
+			}
+			return err
+		}
+		if skipped < cfg.BatchOffset {
+			skipped++
+			continue
+		}
+		j.mu.Lock()
+		j.records++
+		j.mu.Unlock()
+		if !validObject(line) {
+			msg := fmt.Sprintf("line %d: %s", num, invalidReason(line))
+			j.countInvalid(msg)
+			if cfg.FailOnInvalidRecord {
+				j.fail(errors.New(msg))
+				return nil
+			}
+			continue
+		}
+		if len(cur.Records) > 0 && cfg.BatchBytes > 0 && cur.size()+len(line) > cfg.BatchBytes {
+			if !dispatch(cur) {
+				return ctx.Err()
+			}
+			cur = <-free
+		}
+		cur.add(line, off, num)
+		cur.end = lines.off
+		if len(cur.Records) >= cfg.BatchSize {
+			if !dispatch(cur) {
+				return ctx.Err()
+			}
+			cur = <-free
+		}
+		if n%1024 == 0 {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			j.rep.setProgress(j.dl.progress())
+			j.rep.report(ctx, false)
+		}
+	}
+	if len(cur.Records) > 0 && !dispatch(cur) {
+		return ctx.Err()
+	}
+	return ctx.Err()
+}
+
+// countInvalid counts a line that is not a record.
+func (j *job) countInvalid(msg string) {
+	j.mu.Lock()
+	j.failed++
+	j.mu.Unlock()
+	j.recordError(msg)
+}
+
+// invalidReason explains why line is not a JSON object.
+func invalidReason(line []byte) string {
+	var v any
+	if err := json.Unmarshal(line, &v); err != nil {
+		return "invalid JSON: " + jsonErrText(err)
+	}
+	return fmt.Sprintf("not a JSON object (found a JSON %s)", jsonKind(v))
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case []any:
+		return "array"
+	case string:
+		return "string"
+	case float64:
+		return "number"
+	case bool:
+		return "boolean"
+	case nil:
+		return "null"
+	}
+	return "value"
+}
+
+// send calls the sink, turning a panic into a fatal error so the job is
+// reported as failed rather than left running.
+func (j *job) send(ctx context.Context, b *Batch) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = Fatal(fmt.Errorf("panic in sink: %v", p))
+		}
+	}()
+	return j.r.cfg.Sink.Send(ctx, b)
+}
+
+// complete accounts for a batch the sink has finished with.
+func (j *job) complete(b *Batch, err error) {
+	n := int64(len(b.Records))
+	var recErrs RecordErrors
+	switch {
+	case err == nil:
+		j.mu.Lock()
+		j.batches++
+		j.sent += n
+		j.mu.Unlock()
+	case errors.As(err, &recErrs):
+		j.mu.Lock()
+		j.batches++
+		j.sent += n - int64(len(recErrs))
+		j.failed += int64(len(recErrs))
+		j.mu.Unlock()
+		for _, re := range recErrs {
+			j.recordError(re.Error())
+		}
+	default:
+		j.mu.Lock()
+		j.batches++
+		j.failedBatches++
+		j.failed += n
+		j.mu.Unlock()
+		msg := fmt.Sprintf("batch %d (%s): %v", b.Seq, b.Lines(), err)
+		if IsFatal(err) {
+			j.fail(errors.New(msg))
+			return
+		}
+		j.recordError(msg)
+	}
+}
