@@ -23,6 +23,7 @@ type download struct {
 	retry  retrier
 
 	body     io.ReadCloser
+	start    int64 // offset the download started from
 	pos      int64 // offset in the file of the next byte Read returns
 	read     atomic.Int64
 	size     int64 // file size in bytes, -1 when unknown
@@ -33,7 +34,7 @@ type download struct {
 
 // openDownload starts streaming url from byte offset off.
 func openDownload(ctx context.Context, client *http.Client, url string, off int64, retry retrier) (*download, error) {
-	d := &download{ctx: ctx, client: client, url: url, retry: retry, size: -1, pos: off}
+	d := &download{ctx: ctx, client: client, url: url, retry: retry, size: -1, start: off, pos: off}
 	d.read.Store(off)
 	err := retry.do(ctx, func(int) (time.Duration, error) { return d.connect() })
 	if err != nil {

@@ -140,4 +140,3 @@ func TestParseContentRange(t *testing.T) {
 		}
 	}
 }
-

@@ -162,4 +162,3 @@ func TestNewHTTPSink_RejectsBadURL(t *testing.T) {
 		}
 	}
 }
-

@@ -21,6 +21,8 @@ type job struct {
 	rep    *reporter
 	dl     *download
 	cancel context.CancelCauseFunc
+	from   Cursor
+	gzip   bool // whether the file is gzip-compressed
 
 	mu            sync.Mutex // guards the counters and fatal
 	records       int64
@@ -33,11 +35,29 @@ type job struct {
 	fatal         error
 }
 
+// Cursor is a position in the data file: the byte offset where the next
+// record starts and the number of the line before it. Each Record carries
+// its Offset and Line, so a cursor can be taken after any batch.
+type Cursor struct {
+	Offset int64 `json:"offset"`
+	Line   int64 `json:"line"`
+	// Gzip records that the file is compressed: Offset is then a position
+	// in the decompressed stream, reached by reading rather than by Range.
+	Gzip bool `json:"gzip,omitempty"`
+}
+
 // Run runs one job to its end and reports its outcome to Amperity. The
 // error is non-nil when the job failed; the summary is filled either way.
 // Run always sends exactly one final report when the first one got
 // through, whatever happens: a failed sink, a panic, a cancelled context.
-func (r *Runner) Run(ctx context.Context, req Request) (sum Summary, err error) {
+func (r *Runner) Run(ctx context.Context, req Request) (Summary, error) {
+	return r.RunFrom(ctx, req, Cursor{})
+}
+
+// RunFrom is Run starting at a cursor. Records before it are not
+// downloaded again when the server honours Range requests; otherwise they
+// are read and discarded. Line numbers continue from the cursor's.
+func (r *Runner) RunFrom(ctx context.Context, req Request, from Cursor) (sum Summary, err error) {
 	start := r.cfg.Clock.Now()
 	rep := r.newReporter(req)
 	log := r.log.With("webhook_id", req.WebhookID)
@@ -52,7 +72,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (sum Summary, err error) 
 	}
 	finalCtx := context.WithoutCancel(ctx)
 
-	j := &job{r: r, req: &req, rep: rep, cancel: cancel}
+	j := &job{r: r, req: &req, rep: rep, cancel: cancel, from: from}
 	finish := func(state State, reason string) (Summary, error) {
 		sum := j.summary(state, reason, r.cfg.Clock.Now().Sub(start))
 		rep.finish(finalCtx, state, reason)
@@ -77,7 +97,11 @@ func (r *Runner) Run(ctx context.Context, req Request) (sum Summary, err error) 
 	}
 
 	dlRetry := newRetrier(r.cfg.DownloadRetry, r.cfg.Clock, r.cfg.Jitter)
-	d, err := openDownload(workCtx, r.cfg.HTTPClient, req.DataURL, 0, dlRetry)
+	rangeFrom := from.Offset
+	if from.Gzip {
+		rangeFrom = 0
+	}
+	d, err := openDownload(workCtx, r.cfg.HTTPClient, req.DataURL, rangeFrom, dlRetry)
 	if err != nil {
 		return finish(Failed, err.Error())
 	}
@@ -139,17 +163,27 @@ func (j *job) fail(err error) {
 // openLines wraps the download in a decompressor when the file is gzip,
 // detected by Content-Encoding or by its magic bytes.
 func (j *job) openLines() (*lineSplitter, error) {
+	from := j.from
 	br := bufio.NewReaderSize(j.dl, 256<<10)
 	magic, _ := br.Peek(2)
-	gz := strings.EqualFold(j.dl.encoding, "gzip") || (len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
+	gz := from.Gzip || strings.EqualFold(j.dl.encoding, "gzip") ||
+		(j.dl.start == 0 && len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
+	j.gzip = gz
 	if !gz {
-		return newLineSplitter(br, 0, 0, j.r.cfg.MaxLineBytes), nil
+		return newLineSplitter(br, from.Offset, from.Line, j.r.cfg.MaxLineBytes), nil
 	}
 	zr, err := gzip.NewReader(br)
 	if err != nil {
 		return nil, fmt.Errorf("download: file is not valid gzip: %w", err)
 	}
-	return newLineSplitter(zr, 0, 0, j.r.cfg.MaxLineBytes), nil
+	if from.Offset > 0 {
+		// Compressed offsets do not map to record offsets: read up to the
+		// cursor and discard.
+		if _, err := io.CopyN(io.Discard, zr, from.Offset); err != nil {
+			return nil, fmt.Errorf("download: skipping to byte %d of the decompressed file: %w", from.Offset, err)
+		}
+	}
+	return newLineSplitter(zr, from.Offset, from.Line, j.r.cfg.MaxLineBytes), nil
 }
 
 // pump reads the file and feeds the sink until the end of the file, a

@@ -359,3 +359,50 @@ func TestRunner_SecretsNeverLogged(t *testing.T) {
 		}
 	}
 }
+
+func TestRunner_RunFromCursorUsesRange(t *testing.T) {
+	file := "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\nbad\n{\"id\":5}\n"
+	var ranges []string
+	s := newSetup(t, "")
+	s.data.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ranges = append(ranges, r.Header.Get("Range"))
+		http.ServeContent(w, r, "f", zeroTime, strings.NewReader(file))
+	})
+	req, _, err := ParseEvent(mustJSON(s.body()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := s.runner().RunFrom(context.Background(), req, Cursor{Offset: 18, Line: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.dest.got(); fmt.Sprint(got) != `[{"data":[{"id":3},{"id":5}]}]` || fmt.Sprint(ranges) != "[bytes=18-]" {
+		t.Fatalf("destination %q, ranges %q", got, ranges)
+	}
+	if errs := allErrors(s.amp.got()); !strings.Contains(errs, "line 4: invalid JSON") || sum.Sent != 2 {
+		t.Fatalf("errors %q, summary %+v", errs, sum)
+	}
+}
+
+func TestRunner_RunFromCursorInGzipFile(t *testing.T) {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte("{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n"))
+	zw.Close()
+	s := newSetup(t, gz.String())
+	req, _, _ := ParseEvent(mustJSON(s.body()))
+	if _, err := s.runner().RunFrom(context.Background(), req, Cursor{Offset: 9, Line: 1, Gzip: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.dest.got(); fmt.Sprint(got) != `[{"data":[{"id":2},{"id":3}]}]` {
+		t.Fatalf("destination %q", got)
+	}
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
