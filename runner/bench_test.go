@@ -159,13 +159,3 @@ func BenchmarkPipeline_PeakHeap1GB(b *testing.B) {
 		})
 	}
 }
-
-func BenchmarkValidObject(b *testing.B) {
-	rec := []byte(benchRecord(7))
-	b.SetBytes(int64(len(rec)))
-	for b.Loop() {
-		if !validObject(rec) {
-			b.Fatal("invalid")
-		}
-	}
-}

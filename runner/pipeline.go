@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/amperity/lambda-runner-go/internal/jsonscan"
 )
 
 // job is one run of the pipeline: read lines, batch them, hand batches to
@@ -259,7 +261,7 @@ func (j *job) pump(ctx context.Context) error {
 		j.mu.Lock()
 		j.records++
 		j.mu.Unlock()
-		if !validObject(line) {
+		if !jsonscan.Object(line) {
 			msg := fmt.Sprintf("line %d: %s", num, invalidReason(line))
 			j.countInvalid(msg)
 			if cfg.FailOnInvalidRecord {

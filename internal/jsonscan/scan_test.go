@@ -1,4 +1,4 @@
-package runner
+package jsonscan
 
 import (
 	"encoding/json"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestValidObject_AgreesWithEncodingJSON(t *testing.T) {
+func TestObject_AgreesWithEncodingJSON(t *testing.T) {
 	cases := []string{
 		`{}`, ` {} `, `{"a":1}`, `{"a":[1,2,{"b":null}],"c":"\u00e9\n"}`,
 		`{"a":-0.5e+10,"b":true,"c":false}`, "{\"a\":\"\xff\"}",
@@ -19,8 +19,8 @@ func TestValidObject_AgreesWithEncodingJSON(t *testing.T) {
 	}
 	for _, c := range cases {
 		want := isObjectJSON([]byte(c))
-		if got := validObject([]byte(c)); got != want {
-			t.Errorf("validObject(%.60q) = %v, json.Valid says %v", c, got, want)
+		if got := Object([]byte(c)); got != want {
+			t.Errorf("Object(%.60q) = %v, json.Valid says %v", c, got, want)
 		}
 	}
 }
@@ -34,13 +34,23 @@ func isObjectJSON(b []byte) bool {
 	return strings.HasPrefix(s, "{")
 }
 
-func FuzzValidObject(f *testing.F) {
+func FuzzObject(f *testing.F) {
 	for _, s := range []string{`{}`, `{"a":[1,2.5e3,"x\u0041",null,true,false,{}]}`, `{"a":`, `[1]`, `{"\\":"\""}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if got, want := validObject(b), isObjectJSON(b); got != want {
-			t.Fatalf("validObject(%q) = %v, want %v", b, got, want)
+		if got, want := Object(b), isObjectJSON(b); got != want {
+			t.Fatalf("Object(%q) = %v, want %v", b, got, want)
 		}
 	})
+}
+
+func BenchmarkObject(b *testing.B) {
+	rec := []byte(`{"amperity_id":"a1b2c3d4-00000007","given_name":"Ada","surname":"Lovelace","email":"ada@example.com","lifetime_revenue":18234.55,"segments":["vip","newsletter"],"state":null,"note":"` + strings.Repeat("x", 800) + `"}`)
+	b.SetBytes(int64(len(rec)))
+	for b.Loop() {
+		if !Object(rec) {
+			b.Fatal("invalid")
+		}
+	}
 }
