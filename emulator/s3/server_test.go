@@ -195,4 +195,3 @@ func TestServer_DefaultSDKClientRoundTrips(t *testing.T) {
 		})
 	}
 }
-
