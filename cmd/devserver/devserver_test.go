@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/amperity/lambda-runner-go/emulator/destination"
+	"github.com/amperity/lambda-runner-go/runner"
+)
+
+func TestParseConfig_Precedence(t *testing.T) {
+	dir := t.TempDir()
+	envFile := filepath.Join(dir, ".env")
+	os.WriteFile(envFile, []byte("S3_PORT=1111\nDESTINATION_PORT=2222\nS3_BUCKET=from-file\n"), 0o600)
+	env := map[string]string{"ENV_FILE": envFile, "DESTINATION_PORT": "3333", "S3_BUCKET": "from-env"}
+	cfg, err := parseConfig("t", []string{"--bucket", "from-flag"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.S3Port != 1111 || cfg.DestinationPort != 3333 || cfg.Bucket != "from-flag" || cfg.Addr != "127.0.0.1" || !cfg.envFound {
+		t.Fatalf("config %+v", cfg)
+	}
+}
+
+func TestParseConfig_MalformedEnvFileNamesTheLine(t *testing.T) {
+	envFile := filepath.Join(t.TempDir(), ".env")
+	os.WriteFile(envFile, []byte("A=1\nthis is wrong\n"), 0o600)
+	_, err := parseConfig("t", []string{"--env-file", envFile}, func(string) string { return "" }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), ".env:2:") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestParseConfig_BadPortValue(t *testing.T) {
+	_, err := parseConfig("t", nil, func(k string) string {
+		if k == "S3_PORT" {
+			return "lots"
+		}
+		return ""
+	}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `S3_PORT="lots" is not a number`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// testConfig binds every service to an ephemeral port.
+func testConfig(t *testing.T) config {
+	cfg := defaultConfig()
+	cfg.S3Port, cfg.DestinationPort = 0, 0
+	cfg.FixturesDir = filepath.Join("..", "..", "fixtures")
+	cfg.EnvFile = filepath.Join(t.TempDir(), "none")
+	return cfg
+}
+
+func TestStart_PortInUse(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cfg := testConfig(t)
+	cfg.DestinationPort = busy.Addr().(*net.TCPAddr).Port
+	_, err = start(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	want := fmt.Sprintf("port %d (destination) is already in use: pick another with --destination-port or DESTINATION_PORT", cfg.DestinationPort)
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant %s", err, want)
+	}
+}
+
+// lockedBuffer is a buffer safe to read while another goroutine writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestServeCommand_ReadyLinesAndGracefulShutdown(t *testing.T) {
+	envFile := filepath.Join(t.TempDir(), ".env")
+	os.WriteFile(envFile, []byte("DESTINATION_URL=http://x\n"), 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- serveCommand(ctx, []string{"--s3-port", "0", "--destination-port", "0", "--fixtures", "../../fixtures", "--env-file", envFile}, &out, io.Discard)
+	}()
+	waitFor(t, 10*time.Second, "ready line", func() bool { return strings.Contains(out.String(), "ready.") })
+	text := out.String()
+	for _, want := range []string{"read " + envFile + " (1 variables: DESTINATION_URL)", "s3           http://127.0.0.1:", "bucket test-bucket", "destination  http://127.0.0.1:", "curl http://127.0.0.1:"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no shutdown within 5 s")
+	}
+}
+
+// TestDevserver_RunnerEndToEnd runs the real runner against the devserver's
+// S3 and destination: the fixture's records arrive and the run is valid.
+func TestDevserver_RunnerEndToEnd(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	d, err := start(ctx, testConfig(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- d.serve(ctx) }()
+	defer func() { cancel(); <-served }()
+
+	s3URL, destURL := d.service("s3").url(), d.service("destination").url()
+	for _, tc := range []struct {
+		fixture          string
+		records, invalid int
+	}{{"sample.ndjson", 100, 0}, {"edge-cases.ndjson", 6, 1}} {
+		t.Run(tc.fixture, func(t *testing.T) {
+			sink, err := runner.NewHTTPSink(runner.HTTPConfig{URL: destURL + "/mock/destination", DataKey: "data"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := runner.New(runner.Config{Sink: sink, BatchSize: 30, TenantID: "acme", Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, before := d.destination.Requests()
+			id := "wh-e2e-" + strings.TrimSuffix(tc.fixture, ".ndjson")
+			event, _ := json.Marshal(map[string]string{"data_url": s3URL + "/test-bucket/" + tc.fixture,
+				"callback_url": destURL + "/mock/poll/", "webhook_id": id, "access_token": "2:e2e:token"})
+			resp, _ := r.Handle(ctx, event)
+			if resp.StatusCode != 200 {
+				t.Fatalf("response %d %s", resp.StatusCode, resp.Body)
+			}
+			var run destination.Run
+			getJSON(t, destURL+"/api/runs/"+id, &run)
+			if run.State != "succeeded" || run.Progress != 1 || run.ViolationCount != 0 || run.ErrorCount != tc.invalid {
+				t.Fatalf("run %+v", run)
+			}
+			_, after := d.destination.Requests()
+			if got := after["/mock/destination"].Records - before["/mock/destination"].Records; got != int64(tc.records) {
+				t.Fatalf("destination received %d records, want %d", got, tc.records)
+			}
+		})
+	}
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/amperity/lambda-runner-go/emulator/destination"
+	"github.com/amperity/lambda-runner-go/emulator/s3"
+	"github.com/amperity/lambda-runner-go/runner"
+)
+
+// service is one HTTP service of the devserver.
+type service struct {
+	name    string
+	flag    string // flag that sets its port
+	env     string // environment variable that sets its port
+	port    int
+	handler http.Handler
+
+	ln  net.Listener
+	srv *http.Server
+}
+
+func (s *service) url() string { return "http://" + s.ln.Addr().String() }
+
+// devserver is the set of running services.
+type devserver struct {
+	cfg         config
+	log         *slog.Logger
+	s3          *s3.Server
+	destination *destination.Server
+	services    []*service
+}
+
+// start builds every service and binds its port. Nothing is served until
+// serve is called, so a port clash is reported before anything starts.
+func start(ctx context.Context, cfg config, log *slog.Logger) (*devserver, error) {
+	store, err := s3.New(s3.Config{Bucket: cfg.Bucket, FixturesDir: cfg.FixturesDir, Logger: log.With("service", "s3")})
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Watch(ctx); err != nil {
+		return nil, err
+	}
+	dest := destination.New(destination.Config{Logger: log.With("service", "destination")})
+	d := &devserver{cfg: cfg, log: log, s3: store, destination: dest}
+	d.services = []*service{
+		{name: "s3", flag: "--s3-port", env: "S3_PORT", port: cfg.S3Port, handler: store},
+		{name: "destination", flag: "--destination-port", env: "DESTINATION_PORT", port: cfg.DestinationPort, handler: dest},
+	}
+	for _, s := range d.services {
+		ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Addr, fmt.Sprint(s.port)))
+		if err != nil {
+			d.close()
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return nil, fmt.Errorf("port %d (%s) is already in use: pick another with %s or %s", s.port, s.name, s.flag, s.env)
+			}
+			return nil, fmt.Errorf("%s: listen on %s:%d: %w", s.name, cfg.Addr, s.port, err)
+		}
+		s.ln = ln
+		s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	}
+	return d, nil
+}
+
+// close releases the listeners of services not yet serving.
+func (d *devserver) close() {
+	for _, s := range d.services {
+		if s.ln != nil {
+			s.ln.Close()
+		}
+	}
+}
+
+// serve runs every service until ctx is done, then shuts them down
+// gracefully.
+func (d *devserver) serve(ctx context.Context) error {
+	errc := make(chan error, len(d.services))
+	for _, s := range d.services {
+		go func() {
+			if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s: %w", s.name, err)
+			}
+		}()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	for _, s := range d.services {
+		if serr := s.srv.Shutdown(shutdownCtx); serr != nil {
+			s.srv.Close()
+		}
+	}
+	return err
+}
+
+func (d *devserver) service(name string) *service {
+	for _, s := range d.services {
+		if s.name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// printReady writes one line per service and commands to try.
+func (d *devserver) printReady(w io.Writer) {
+	s3svc, dest := d.service("s3"), d.service("destination")
+	objs, _ := d.s3.Objects()
+	fixture := "sample.ndjson"
+	if len(objs) > 0 && !hasKey(objs, fixture) {
+		fixture = objs[0].Key
+	}
+	fmt.Fprintf(w, "s3           %s  bucket %s, %d objects from %s\n", s3svc.url(), d.cfg.Bucket, len(objs), d.cfg.FixturesDir)
+	fmt.Fprintf(w, "destination  %s  mock Amperity at /mock/poll/{webhook_id}, records at /mock/destination, runs at /api/runs\n", dest.url())
+	fmt.Fprintf(w, "\nready. Try:\n  curl %s/%s/%s\n", s3svc.url(), d.cfg.Bucket, fixture)
+	fmt.Fprintf(w, "  curl %s/api/runs\n", dest.url())
+}
+
+func hasKey(objs []s3.Object, key string) bool {
+	for _, o := range objs {
+		if o.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// serveCommand is `devserver serve`.
+func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig("devserver", args, os.Getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: runner.ParseLevel(cfg.LogLevel)}))
+	if cfg.envFound {
+		names := make([]string, 0, len(cfg.envVars))
+		for _, v := range cfg.envVars {
+			names = append(names, v.Key)
+		}
+		fmt.Fprintf(stdout, "read %s (%d variables: %s)\n", cfg.EnvFile, len(names), strings.Join(names, ", "))
+	}
+	d, err := start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	d.printReady(stdout)
+	err = d.serve(ctx)
+	fmt.Fprintln(stdout, "stopped")
+	return err
+}
