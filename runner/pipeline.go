@@ -91,6 +91,9 @@ func (r *Runner) RunFrom(ctx context.Context, req Request, from Cursor) (sum Sum
 		}
 	}()
 
+	if rep.tenant == "" {
+		log.Warn("no tenant: X-Amperity-Tenant will be empty and Amperity may refuse status reports; set TENANT_ID or send tenant_id")
+	}
 	if err := rep.start(workCtx); err != nil {
 		// As the original: a job Amperity cannot hear about sends nothing.
 		log.Error("job not started: first status report failed", "error", err)

@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/amperity/lambda-runner-go/emulator/dotenv"
@@ -14,8 +16,10 @@ import (
 // wins over the .env file, which wins over the default.
 type config struct {
 	Addr            string
+	GatewayPort     int
 	S3Port          int
 	DestinationPort int
+	Root            string
 	FixturesDir     string
 	EnvFile         string
 	Bucket          string
@@ -35,17 +39,19 @@ type setting struct {
 func (c *config) settings() []setting {
 	return []setting{
 		{"addr", "DEVSERVER_ADDR", "address every service binds to", &c.Addr, nil},
+		{"gateway-port", "GATEWAY_PORT", "port of the Lambda gateway", nil, &c.GatewayPort},
 		{"s3-port", "S3_PORT", "port of the in-memory S3", nil, &c.S3Port},
 		{"destination-port", "DESTINATION_PORT", "port of the mock Amperity and mock destinations", nil, &c.DestinationPort},
 		{"fixtures", "FIXTURES_DIR", "directory of *.ndjson files served from S3", &c.FixturesDir, nil},
 		{"env-file", "ENV_FILE", ".env file read at start", &c.EnvFile, nil},
 		{"bucket", "S3_BUCKET", "bucket the fixtures are served from", &c.Bucket, nil},
 		{"log-level", "LOG_LEVEL", "debug, info, warn or error", &c.LogLevel, nil},
+		{"root", "DEVSERVER_ROOT", "module root holding go.mod and handlers/ (default: found from the working directory)", &c.Root, nil},
 	}
 }
 
 func defaultConfig() config {
-	return config{Addr: "127.0.0.1", S3Port: 4566, DestinationPort: 5005, FixturesDir: "fixtures", EnvFile: ".env", Bucket: "test-bucket", LogLevel: "info"}
+	return config{Addr: "127.0.0.1", GatewayPort: 5555, S3Port: 4566, DestinationPort: 5005, FixturesDir: "fixtures", EnvFile: ".env", Bucket: "test-bucket", LogLevel: "info"}
 }
 
 // parseConfig reads flags, the environment (getenv) and the .env file.
@@ -106,10 +112,33 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	for _, p := range []struct {
 		name string
 		port int
-	}{{"s3-port", cfg.S3Port}, {"destination-port", cfg.DestinationPort}} {
+	}{{"gateway-port", cfg.GatewayPort}, {"s3-port", cfg.S3Port}, {"destination-port", cfg.DestinationPort}} {
 		if p.port < 0 || p.port > 65535 {
 			return cfg, fmt.Errorf("--%s %d is not a port", p.name, p.port)
 		}
 	}
+	if cfg.Root == "" {
+		root, err := findModuleRoot(".")
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Root = root
+	}
 	return cfg, nil
+}
+
+// findModuleRoot walks up from dir to the directory holding go.mod.
+func findModuleRoot(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no go.mod in %s or above: run the devserver from your handler repository, or set --root", abs)
+		}
+	}
 }

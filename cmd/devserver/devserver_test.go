@@ -58,7 +58,8 @@ func TestParseConfig_BadPortValue(t *testing.T) {
 // testConfig binds every service to an ephemeral port.
 func testConfig(t *testing.T) config {
 	cfg := defaultConfig()
-	cfg.S3Port, cfg.DestinationPort = 0, 0
+	cfg.GatewayPort, cfg.S3Port, cfg.DestinationPort = 0, 0, 0
+	cfg.Root = filepath.Join("..", "..")
 	cfg.FixturesDir = filepath.Join("..", "..", "fixtures")
 	cfg.EnvFile = filepath.Join(t.TempDir(), "none")
 	return cfg
@@ -72,7 +73,7 @@ func TestStart_PortInUse(t *testing.T) {
 	defer busy.Close()
 	cfg := testConfig(t)
 	cfg.DestinationPort = busy.Addr().(*net.TCPAddr).Port
-	_, err = start(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	_, err = start(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard)
 	want := fmt.Sprintf("port %d (destination) is already in use: pick another with --destination-port or DESTINATION_PORT", cfg.DestinationPort)
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v\nwant %s", err, want)
@@ -115,11 +116,12 @@ func TestServeCommand_ReadyLinesAndGracefulShutdown(t *testing.T) {
 	var out lockedBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- serveCommand(ctx, []string{"--s3-port", "0", "--destination-port", "0", "--fixtures", "../../fixtures", "--env-file", envFile}, &out, io.Discard)
+		done <- serveCommand(ctx, []string{"--gateway-port", "0", "--s3-port", "0", "--destination-port", "0", "--fixtures", "../../fixtures", "--env-file", envFile, "--root", "../.."}, &out, io.Discard)
 	}()
 	waitFor(t, 10*time.Second, "ready line", func() bool { return strings.Contains(out.String(), "ready.") })
 	text := out.String()
-	for _, want := range []string{"read " + envFile + " (1 variables: DESTINATION_URL)", "s3           http://127.0.0.1:", "bucket test-bucket", "destination  http://127.0.0.1:", "curl http://127.0.0.1:"} {
+	for _, want := range []string{"read " + envFile + " (1 variables: DESTINATION_URL)", "gateway      http://127.0.0.1:", "demo, template", "s3           http://127.0.0.1:",
+		"bucket test-bucket", "destination  http://127.0.0.1:", "/lambda/template", "/test-bucket/sample.ndjson"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
@@ -139,7 +141,7 @@ func TestServeCommand_ReadyLinesAndGracefulShutdown(t *testing.T) {
 // S3 and destination: the fixture's records arrive and the run is valid.
 func TestDevserver_RunnerEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	d, err := start(ctx, testConfig(t), slog.New(slog.DiscardHandler))
+	d, err := start(ctx, testConfig(t), slog.New(slog.DiscardHandler), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,5 +193,48 @@ func getJSON(t *testing.T, url string, v any) {
 	defer resp.Body.Close()
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+// TestDevserver_TemplateHandlerEndToEnd is the README's first curl: the
+// devserver's S3 serves a fixture, /lambda/template runs the real template
+// handler as a Lambda process against the mock destination and mock
+// Amperity, and the inspection API shows every record and a valid run.
+func TestDevserver_TemplateHandlerEndToEnd(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out lockedBuffer
+	d, err := start(ctx, testConfig(t), slog.New(slog.DiscardHandler), &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- d.serve(ctx) }()
+	defer func() { cancel(); <-served }()
+
+	gw, s3URL, destURL := d.service("gateway").url(), d.service("s3").url(), d.service("destination").url()
+	body := requestJSON(s3URL+"/test-bucket/sample.ndjson", destURL+"/mock/poll/", "wh-template-e2e")
+	resp, err := http.Post(gw+"/lambda/template", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(answer), `"status":"succeeded"`) {
+		t.Fatalf("response %d %s\nhandler output:\n%s", resp.StatusCode, answer, out.String())
+	}
+	var run destination.Run
+	getJSON(t, destURL+"/api/runs/wh-template-e2e", &run)
+	if run.State != "succeeded" || run.Progress != 1 || run.ViolationCount != 0 || run.Tenant != "local" {
+		t.Fatalf("run %+v", run)
+	}
+	var reqs struct {
+		Counters map[string]destination.Counter `json:"counters"`
+	}
+	getJSON(t, destURL+"/api/requests", &reqs)
+	if c := reqs.Counters["/mock/destination"]; c.Records != 100 {
+		t.Fatalf("destination received %+v, want 100 records", c)
+	}
+	if strings.Contains(out.String(), "local-token") {
+		t.Errorf("handler output shows the access token:\n%s", out.String())
 	}
 }

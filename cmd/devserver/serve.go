@@ -14,17 +14,17 @@ import (
 	"time"
 
 	"github.com/amperity/lambda-runner-go/emulator/destination"
+	"github.com/amperity/lambda-runner-go/emulator/gateway"
 	"github.com/amperity/lambda-runner-go/emulator/s3"
 	"github.com/amperity/lambda-runner-go/runner"
 )
 
 // service is one HTTP service of the devserver.
 type service struct {
-	name    string
-	flag    string // flag that sets its port
-	env     string // environment variable that sets its port
-	port    int
-	handler http.Handler
+	name string
+	flag string // flag that sets its port
+	env  string // environment variable that sets its port
+	port int
 
 	ln  net.Listener
 	srv *http.Server
@@ -38,24 +38,19 @@ type devserver struct {
 	log         *slog.Logger
 	s3          *s3.Server
 	destination *destination.Server
+	gateway     *gateway.Gateway
 	services    []*service
 }
 
-// start builds every service and binds its port. Nothing is served until
-// serve is called, so a port clash is reported before anything starts.
-func start(ctx context.Context, cfg config, log *slog.Logger) (*devserver, error) {
-	store, err := s3.New(s3.Config{Bucket: cfg.Bucket, FixturesDir: cfg.FixturesDir, Logger: log.With("service", "s3")})
-	if err != nil {
-		return nil, err
-	}
-	if err := store.Watch(ctx); err != nil {
-		return nil, err
-	}
-	dest := destination.New(destination.Config{Logger: log.With("service", "destination")})
-	d := &devserver{cfg: cfg, log: log, s3: store, destination: dest}
+// start binds every port, then builds the services that listen on them.
+// Nothing is served until serve is called, so a port clash is reported
+// before anything starts. out receives handler output.
+func start(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) (*devserver, error) {
+	d := &devserver{cfg: cfg, log: log}
 	d.services = []*service{
-		{name: "s3", flag: "--s3-port", env: "S3_PORT", port: cfg.S3Port, handler: store},
-		{name: "destination", flag: "--destination-port", env: "DESTINATION_PORT", port: cfg.DestinationPort, handler: dest},
+		{name: "gateway", flag: "--gateway-port", env: "GATEWAY_PORT", port: cfg.GatewayPort},
+		{name: "s3", flag: "--s3-port", env: "S3_PORT", port: cfg.S3Port},
+		{name: "destination", flag: "--destination-port", env: "DESTINATION_PORT", port: cfg.DestinationPort},
 	}
 	for _, s := range d.services {
 		ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Addr, fmt.Sprint(s.port)))
@@ -67,10 +62,68 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*devserver, error
 			return nil, fmt.Errorf("%s: listen on %s:%d: %w", s.name, cfg.Addr, s.port, err)
 		}
 		s.ln = ln
-		s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second,
+	}
+
+	store, err := s3.New(s3.Config{Bucket: cfg.Bucket, FixturesDir: cfg.FixturesDir, Logger: log.With("service", "s3")})
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	if err := store.Watch(ctx); err != nil {
+		d.close()
+		return nil, err
+	}
+	d.s3 = store
+	d.destination = destination.New(destination.Config{Logger: log.With("service", "destination")})
+	gw, err := gateway.New(gateway.Config{
+		Root: cfg.Root, EnvFile: cfg.EnvFile, Output: out, Logger: log.With("service", "gateway"),
+		URL: d.service("gateway").url(), S3URL: d.service("s3").url(),
+		Environ: handlerEnviron(os.Environ(), d.service("destination").url()),
+	})
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	if err := gw.Watch(ctx); err != nil {
+		gw.Close()
+		d.close()
+		return nil, err
+	}
+	d.gateway = gw
+
+	handlers := map[string]http.Handler{"gateway": gw, "s3": store, "destination": d.destination}
+	for _, s := range d.services {
+		s.srv = &http.Server{Handler: handlers[s.name], ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	}
 	return d, nil
+}
+
+// handlerEnviron is the environment handler processes start from: the
+// devserver's, plus defaults that make the template handler work out of
+// the box. .env files override both.
+func handlerEnviron(environ []string, destinationURL string) []string {
+	env := append([]string(nil), environ...)
+	defaults := []string{
+		"DESTINATION_URL=" + destinationURL + "/mock/destination",
+		"TENANT_ID=local",
+	}
+	for _, kv := range defaults {
+		name, _, _ := strings.Cut(kv, "=")
+		if !hasVar(env, name) {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func hasVar(environ []string, name string) bool {
+	for _, kv := range environ {
+		if strings.HasPrefix(kv, name+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 // close releases the listeners of services not yet serving.
@@ -83,7 +136,7 @@ func (d *devserver) close() {
 }
 
 // serve runs every service until ctx is done, then shuts them down
-// gracefully.
+// gracefully and stops the handler processes.
 func (d *devserver) serve(ctx context.Context) error {
 	errc := make(chan error, len(d.services))
 	for _, s := range d.services {
@@ -93,6 +146,7 @@ func (d *devserver) serve(ctx context.Context) error {
 			}
 		}()
 	}
+	d.gateway.Prebuild()
 	var err error
 	select {
 	case <-ctx.Done():
@@ -105,6 +159,7 @@ func (d *devserver) serve(ctx context.Context) error {
 			s.srv.Close()
 		}
 	}
+	d.gateway.Close()
 	return err
 }
 
@@ -119,16 +174,25 @@ func (d *devserver) service(name string) *service {
 
 // printReady writes one line per service and commands to try.
 func (d *devserver) printReady(w io.Writer) {
-	s3svc, dest := d.service("s3"), d.service("destination")
+	gw, s3svc, dest := d.service("gateway"), d.service("s3"), d.service("destination")
 	objs, _ := d.s3.Objects()
 	fixture := "sample.ndjson"
 	if len(objs) > 0 && !hasKey(objs, fixture) {
 		fixture = objs[0].Key
 	}
+	fmt.Fprintf(w, "gateway      %s  handlers: %s (POST /lambda/{name}, Lambda Invoke API)\n", gw.url(), strings.Join(d.gateway.Handlers(), ", "))
 	fmt.Fprintf(w, "s3           %s  bucket %s, %d objects from %s\n", s3svc.url(), d.cfg.Bucket, len(objs), d.cfg.FixturesDir)
 	fmt.Fprintf(w, "destination  %s  mock Amperity at /mock/poll/{webhook_id}, records at /mock/destination, runs at /api/runs\n", dest.url())
-	fmt.Fprintf(w, "\nready. Try:\n  curl %s/%s/%s\n", s3svc.url(), d.cfg.Bucket, fixture)
-	fmt.Fprintf(w, "  curl %s/api/runs\n", dest.url())
+	fmt.Fprintf(w, "\nready. Run the template handler on %s:\n", fixture)
+	fmt.Fprintf(w, "  curl -X POST %s/lambda/template -H 'Content-Type: application/json' \\\n    -d '%s'\n",
+		gw.url(), requestJSON(s3svc.url()+"/"+d.cfg.Bucket+"/"+fixture, dest.url()+"/mock/poll/", "wh-local-1"))
+	fmt.Fprintf(w, "then see the run: curl %s/api/runs\n", dest.url())
+}
+
+// requestJSON is an Amperity webhook request body for local use.
+func requestJSON(dataURL, callbackURL, webhookID string) string {
+	return fmt.Sprintf(`{"data_url": %q, "callback_url": %q, "webhook_id": %q, "access_token": "local-token", "settings": {}, "label_name": "local test"}`,
+		dataURL, callbackURL, webhookID)
 }
 
 func hasKey(objs []s3.Object, key string) bool {
@@ -154,7 +218,7 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		fmt.Fprintf(stdout, "read %s (%d variables: %s)\n", cfg.EnvFile, len(names), strings.Join(names, ", "))
 	}
-	d, err := start(ctx, cfg, log)
+	d, err := start(ctx, cfg, log, stdout)
 	if err != nil {
 		return err
 	}
