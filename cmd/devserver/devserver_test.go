@@ -238,3 +238,19 @@ func TestDevserver_TemplateHandlerEndToEnd(t *testing.T) {
 		t.Errorf("handler output shows the access token:\n%s", out.String())
 	}
 }
+
+func TestInvokeCommand_RunsAFixtureInProcess(t *testing.T) {
+	var out lockedBuffer
+	err := run(context.Background(), []string{"invoke", "template", "--fixture", "edge-cases.ndjson", "--in-process",
+		"--root", "../..", "--fixtures", "../../fixtures", "--env-file", filepath.Join(t.TempDir(), "none"), "--webhook-id", "wh-cmd"}, &out, io.Discard)
+	text := out.String()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, text)
+	}
+	for _, want := range []string{"started one in this process", "POST http://127.0.0.1:", "(webhook wh-cmd)", "running",
+		"succeeded 100.0%", "error: line 6: invalid JSON", "response 200:", "the mock destination received 6 records in 1 requests"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+}

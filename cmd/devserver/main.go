@@ -1,10 +1,12 @@
 // Command devserver runs, in one process, everything around a handler that
-// the Python original needed three Docker containers for: an in-memory S3
-// seeded from fixtures/, and a mock Amperity status callback plus mock
-// destination APIs with an inspection API.
+// the Python original needed three Docker containers for: a Lambda gateway
+// running handlers/<name> as real Lambda processes with hot reload, an
+// in-memory S3 seeded from fixtures/, and a mock Amperity status callback
+// plus mock destination APIs with an inspection API.
 //
-//	go run ./cmd/devserver            # serve (the default command)
-//	go run ./cmd/devserver -h         # flags and their environment variables
+//	go run ./cmd/devserver                  # serve (the default command)
+//	go run ./cmd/devserver invoke template  # run a handler on a fixture and watch the run
+//	go run ./cmd/devserver -h               # flags and their environment variables
 package main
 
 import (
@@ -38,7 +40,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "serve":
 		return serveCommand(ctx, args, stdout, stderr)
+	case "invoke":
+		return invokeCommand(ctx, args, stdout, stderr)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve)", cmd)
+		return fmt.Errorf("unknown command %q (commands: serve, invoke)", cmd)
 	}
 }
