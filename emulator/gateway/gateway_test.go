@@ -235,7 +235,7 @@ func TestGateway_CrashesAreReportedAndServingGoesOn(t *testing.T) {
 func TestGateway_InitErrorCarriesOutput(t *testing.T) {
 	g := newTestGateway(t, nil)
 	code, _, body := post(t, g.srv.URL+"/lambda/initfail", `{}`)
-	if code != 502 || !strings.Contains(string(body), "Runtime exited before its first invocation") {
+	if code != 502 || !strings.Contains(string(body), "Runtime exited before its first invocation") || !strings.Contains(string(body), "DESTINATION_URL is required") {
 		t.Fatalf("%d %s", code, body)
 	}
 	inv := g.Invocations()[0]
@@ -399,3 +399,58 @@ func TestGateway_HealthAndInvocationsAPI(t *testing.T) {
 
 // sleepBriefly is the polling interval of waitFor.
 func sleepBriefly() { time.Sleep(10 * time.Millisecond) }
+
+func TestGateway_ProxyBinaryBodiesAreBase64(t *testing.T) {
+	g := newTestGateway(t, nil)
+	req, _ := http.NewRequest("POST", g.srv.URL+"/lambda/echo", bytes.NewReader([]byte{0xff, 0x00, 0x01}))
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Event struct {
+			Body            string `json:"body"`
+			IsBase64Encoded bool   `json:"isBase64Encoded"`
+		} `json:"event"`
+	}
+	json.NewDecoder(resp.Body).Decode(&out)
+	if !out.Event.IsBase64Encoded || out.Event.Body != "/wAB" {
+		t.Fatalf("event body %+v", out.Event)
+	}
+}
+
+func TestGateway_IdleProcessesAreStopped(t *testing.T) {
+	g := newTestGateway(t, func(c *Config) { c.IdleTimeout = time.Minute })
+	post(t, g.srv.URL+"/lambda/echo", `{}`)
+	f := g.function("echo")
+	if f.live() != 1 {
+		t.Fatalf("live %d", f.live())
+	}
+	f.reapIdle(time.Now().Add(30 * time.Second))
+	if f.live() != 1 {
+		t.Fatal("stopped before its idle timeout")
+	}
+	f.reapIdle(time.Now().Add(2 * time.Minute))
+	waitFor(t, "idle process stopped", func() bool { return f.live() == 0 })
+}
+
+func TestGateway_ChangeOutsideHandlersRebuildsAll(t *testing.T) {
+	g := newTestGateway(t, nil)
+	echo, version := g.function("echo"), g.function("version")
+	gen := func(f *function) int {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.wantGen
+	}
+	e0, v0 := gen(echo), gen(version)
+	g.rebuildFor(map[string]bool{filepath.Join(g.root, "handlers", "echo", "main.go"): true})
+	if gen(echo) != e0+1 || gen(version) != v0 {
+		t.Fatalf("handler change: echo %d->%d, version %d->%d", e0, gen(echo), v0, gen(version))
+	}
+	g.rebuildFor(map[string]bool{filepath.Join(g.root, "runner", "runner.go"): true})
+	if gen(echo) != e0+2 || gen(version) != v0+1 {
+		t.Fatalf("shared change: echo %d->%d, version %d->%d", e0, gen(echo), v0, gen(version))
+	}
+}

@@ -69,7 +69,10 @@ func (g *Gateway) Invoke(ctx context.Context, name string, payload []byte, opts 
 			return Result{RequestID: reqID}, err
 		}
 		if ferr != nil {
-			g.terminal(fmt.Sprintf("%s %s | init failed: %s", name, reqID[:8], ferr.Error()))
+			if out := strings.TrimSpace(tail(initLogs, 2<<10)); out != "" {
+				ferr.Message += "\nLast output:\n" + out
+			}
+			g.terminal(fmt.Sprintf("%s %s | init failed: %s", name, reqID[:8], firstLine(ferr.Error())))
 			return record(Result{Outcome: OutcomeInitError, Err: ferr, Logs: initLogs}, true), nil
 		}
 		inv = &invocation{id: reqID, function: name, payload: payload, deadline: time.Now().Add(timeout),
