@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Env reads a handler's configuration from environment variables and
@@ -74,6 +75,25 @@ func (e *Env) Float(name string, def float64) float64 {
 		return def
 	}
 	return f
+}
+
+// Duration returns the variable as a time.Duration ("90s", "1m30s"; a
+// bare number is milliseconds, like LAMBDA_TIMEOUT), def when unset or
+// empty.
+func (e *Env) Duration(name string, def time.Duration) time.Duration {
+	v, _ := e.lookup(name)
+	if v == "" {
+		return def
+	}
+	if ms, err := strconv.ParseFloat(v, 64); err == nil {
+		return time.Duration(ms * float64(time.Millisecond))
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q is not a duration (like 90s, or milliseconds)", name, v))
+		return def
+	}
+	return d
 }
 
 // Bool returns the variable as a bool (1/0, true/false, yes/no), def when

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -26,6 +27,13 @@ type responseBody struct {
 // It never returns an error, so Lambda never retries a job that already
 // reported its outcome.
 func (r *Runner) Handle(ctx context.Context, event json.RawMessage) (Response, error) {
+	if h, ok, err := parseHandoff(event); ok {
+		if err != nil {
+			r.log.Error("continuation event rejected", "error", err)
+			return respond(http.StatusBadRequest, "error", err.Error(), nil), nil
+		}
+		return r.answer(r.Resume(ctx, h))
+	}
 	req, src, err := ParseEvent(event)
 	if err != nil {
 		r.log.Warn("request rejected", "source", src, "error", err, "request", req)
@@ -37,7 +45,16 @@ func (r *Runner) Handle(ctx context.Context, event json.RawMessage) (Response, e
 		return respond(http.StatusBadRequest, "error", err.Error(), nil), nil
 	}
 	r.log.Info("request received", "source", src, "request", req)
-	sum, err := r.Run(ctx, req)
+	if src.FromGateway() && r.cfg.FrontDoor {
+		if resp, ok := r.frontDoor(ctx, req); ok {
+			return resp, nil
+		}
+	}
+	return r.answer(r.Run(ctx, req))
+}
+
+// answer turns a job's outcome into the response.
+func (r *Runner) answer(sum Summary, err error) (Response, error) {
 	if err != nil {
 		code := http.StatusInternalServerError
 		var reqErr *RequestError
@@ -46,7 +63,34 @@ func (r *Runner) Handle(ctx context.Context, event json.RawMessage) (Response, e
 		}
 		return respond(code, string(Failed), err.Error(), &sum), nil
 	}
+	if sum.State == Running {
+		return respond(http.StatusOK, "continued", sum.Reason, &sum), nil
+	}
 	return respond(http.StatusOK, string(sum.State), sum.String(), &sum), nil
+}
+
+// frontDoor hands a validated request to an asynchronous invocation of
+// the function and answers 202. When that invocation cannot be started
+// (no permission, no endpoint: AWS's Runtime Interface Emulator, sam local)
+// it says why, once, and returns false: the caller then does the work
+// itself, so a job is never lost because the shortcut was unavailable.
+func (r *Runner) frontDoor(ctx context.Context, req Request) (Response, bool) {
+	payload, err := json.Marshal(req)
+	if err == nil {
+		ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = r.cfg.Invoker.InvokeAsync(ictx, r.cfg.Continuation.FunctionName, payload)
+		cancel()
+	}
+	if err != nil {
+		r.frontDoorDown.Do(func() {
+			r.log.Warn("front door unavailable: running jobs in the invocation that received them", "error", err)
+		})
+		return Response{}, false
+	}
+	r.log.Info("job accepted; running in a background invocation", "webhook_id", req.WebhookID)
+	body, _ := json.Marshal(map[string]string{"status": "accepted", "webhook_id": req.WebhookID,
+		"message": "job " + req.WebhookID + " accepted: it runs in the background and reports to the status callback"})
+	return Response{StatusCode: http.StatusAccepted, Headers: map[string]string{"Content-Type": "application/json"}, Body: string(body)}, true
 }
 
 func respond(code int, status, msg string, sum *Summary) Response {

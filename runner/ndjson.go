@@ -29,6 +29,7 @@ type lineSplitter struct {
 	line int64  // number of the last line returned
 	long []byte // assembly buffer for lines longer than the read buffer
 	bom  bool   // whether the BOM check has been done
+	eof  bool   // whether the end of the stream was reached
 }
 
 // newLineSplitter reads from r, which starts at byte offset off and line
@@ -49,6 +50,9 @@ func newLineSplitter(r io.Reader, off, line int64, max int) *lineSplitter {
 func (s *lineSplitter) next() (line []byte, off int64, num int64, err error) {
 	for {
 		line, off, err = s.readLine()
+		if err == io.EOF {
+			s.eof = true
+		}
 		if err != nil && !(err == io.EOF && len(line) > 0) {
 			if errors.Is(err, errLineTooLong) {
 				s.line++

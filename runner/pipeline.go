@@ -15,119 +15,6 @@ import (
 	"github.com/amperity/lambda-runner-go/internal/jsonscan"
 )
 
-// job is one run of the pipeline: read lines, batch them, hand batches to
-// the sink, count and report.
-type job struct {
-	r      *Runner
-	req    *Request
-	rep    *reporter
-	dl     *download
-	cancel context.CancelCauseFunc
-	from   Cursor
-	gzip   bool // whether the file is gzip-compressed
-
-	mu            sync.Mutex // guards the counters and fatal
-	records       int64
-	sent          int64
-	failed        int64
-	batches       int
-	failedBatches int
-	errors        int64
-	firstErr      string
-	fatal         error
-}
-
-// Cursor is a position in the data file: the byte offset where the next
-// record starts and the number of the line before it. Each Record carries
-// its Offset and Line, so a cursor can be taken after any batch.
-type Cursor struct {
-	Offset int64 `json:"offset"`
-	Line   int64 `json:"line"`
-	// Gzip records that the file is compressed: Offset is then a position
-	// in the decompressed stream, reached by reading rather than by Range.
-	Gzip bool `json:"gzip,omitempty"`
-}
-
-// Run runs one job to its end and reports its outcome to Amperity. The
-// error is non-nil when the job failed; the summary is filled either way.
-// Run always sends exactly one final report when the first one got
-// through, whatever happens: a failed sink, a panic, a cancelled context.
-func (r *Runner) Run(ctx context.Context, req Request) (Summary, error) {
-	return r.RunFrom(ctx, req, Cursor{})
-}
-
-// RunFrom is Run starting at a cursor. Records before it are not
-// downloaded again when the server honours Range requests; otherwise they
-// are read and discarded. Line numbers continue from the cursor's.
-func (r *Runner) RunFrom(ctx context.Context, req Request, from Cursor) (sum Summary, err error) {
-	start := r.cfg.Clock.Now()
-	rep := r.newReporter(req)
-	log := r.log.With("webhook_id", req.WebhookID)
-
-	// Keep time to send the final report before Lambda's deadline.
-	workCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	if dl, ok := ctx.Deadline(); ok {
-		var stop context.CancelFunc
-		workCtx, stop = context.WithDeadline(workCtx, dl.Add(-r.cfg.FinalReserve))
-		defer stop()
-	}
-	finalCtx := context.WithoutCancel(ctx)
-
-	j := &job{r: r, req: &req, rep: rep, cancel: cancel, from: from}
-	finish := func(state State, reason string) (Summary, error) {
-		sum := j.summary(state, reason, r.cfg.Clock.Now().Sub(start))
-		rep.finish(finalCtx, state, reason)
-		if state == Failed {
-			log.Error("job failed", "reason", reason, "summary", sum)
-			return sum, errors.New(reason)
-		}
-		log.Info("job succeeded", "summary", sum)
-		return sum, nil
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			sum, err = finish(Failed, fmt.Sprintf("internal error: panic: %v", p))
-		}
-	}()
-
-	if rep.tenant == "" {
-		log.Warn("no tenant: X-Amperity-Tenant will be empty and Amperity may refuse status reports; set TENANT_ID or send tenant_id")
-	}
-	if err := rep.start(workCtx); err != nil {
-		// As the original: a job Amperity cannot hear about sends nothing.
-		log.Error("job not started: first status report failed", "error", err)
-		sum := j.summary(Failed, err.Error(), r.cfg.Clock.Now().Sub(start))
-		return sum, fmt.Errorf("status callback unreachable, nothing sent: %w", err)
-	}
-
-	dlRetry := newRetrier(r.cfg.DownloadRetry, r.cfg.Clock, r.cfg.Jitter)
-	rangeFrom := from.Offset
-	if from.Gzip {
-		rangeFrom = 0
-	}
-	d, err := openDownload(workCtx, r.cfg.HTTPClient, req.DataURL, rangeFrom, dlRetry)
-	if err != nil {
-		return finish(Failed, err.Error())
-	}
-	defer d.Close()
-	j.dl = d
-
-	readErr := j.pump(workCtx)
-
-	switch {
-	case j.fatal != nil:
-		return finish(Failed, j.fatal.Error())
-	case readErr != nil && workCtx.Err() != nil:
-		return finish(Failed, fmt.Sprintf("stopped before the end of the file (%v) after %d records sent", context.Cause(workCtx), j.sent))
-	case readErr != nil:
-		return finish(Failed, readErr.Error())
-	case j.records > 0 && j.sent == 0 && j.failed > 0:
-		return finish(Failed, fmt.Sprintf("no record was delivered: all %d records failed; first error: %s", j.failed, j.firstErr))
-	}
-	return finish(Succeeded, fmt.Sprintf("%d records sent, %d failed", j.sent, j.failed))
-}
-
 // summary snapshots the counters.
 func (j *job) summary(state State, reason string, took time.Duration) Summary {
 	j.mu.Lock()
@@ -286,6 +173,12 @@ func (j *job) pump(ctx context.Context) error {
 				return ctx.Err()
 			}
 			cur = <-free
+			if j.shouldContinue() {
+				break
+			}
+		}
+		if n%64 == 0 && j.shouldContinue() {
+			break
 		}
 		if n%1024 == 0 {
 			if ctx.Err() != nil {
@@ -297,6 +190,11 @@ func (j *job) pump(ctx context.Context) error {
 	}
 	if len(cur.Records) > 0 && !dispatch(cur) {
 		return ctx.Err()
+	}
+	if j.shouldContinue() && !lines.eof {
+		// Everything read so far is dispatched; the next invocation
+		// starts at the next line.
+		j.handoff = &Cursor{Offset: lines.off, Line: lines.line, Gzip: j.gzip}
 	}
 	return ctx.Err()
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -44,6 +45,17 @@ type Config struct {
 	// FinalReserve is kept free before the invocation's deadline so the
 	// final report can still be sent; default 5 s.
 	FinalReserve time.Duration
+	// Continuation hands a job to a new invocation before the deadline;
+	// on by default whenever the function has a name and a deadline.
+	Continuation Continuation
+	// FrontDoor, when set, answers requests that come through a gateway
+	// (API Gateway, HTTP API, Function URL) with 202 at once and runs the
+	// job in an asynchronous invocation of the function, so API Gateway's
+	// 29 s limit never cuts a job. Direct invokes always run the job.
+	FrontDoor bool
+	// Invoker starts the asynchronous invocations of continuation and the
+	// front door. Default: the AWS SDK v2 Lambda client.
+	Invoker Invoker
 	// HTTPClient downloads the file and reports status. Default: a client
 	// whose transport times out waiting for response headers after 30 s.
 	HTTPClient *http.Client
@@ -99,6 +111,10 @@ func (c Config) withDefaults() Config {
 	if c.Clock == nil {
 		c.Clock = SystemClock{}
 	}
+	c.Continuation = c.Continuation.withDefaults()
+	if c.Invoker == nil {
+		c.Invoker = &sdkInvoker{}
+	}
 	return c
 }
 
@@ -107,6 +123,8 @@ func (c Config) withDefaults() Config {
 type Runner struct {
 	cfg Config
 	log *slog.Logger
+
+	frontDoorDown sync.Once // logs once that the front door fell back
 }
 
 // New validates cfg and returns a Runner.

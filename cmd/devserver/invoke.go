@@ -147,14 +147,29 @@ wait:
 		}
 	}
 	tl.update(ctx, destURL, id)
-	tl.finish()
 	if got.err != nil {
+		tl.finish()
 		return fmt.Errorf("invoke: %w", got.err)
 	}
+	if got.code == http.StatusAccepted {
+		// The front door answered at once; the job runs in the background
+		// (across invocations if it must): follow it to its end.
+		tl.finish()
+		fmt.Fprintf(stdout, "accepted (202): following the job in the background\n")
+		for tl.state != "succeeded" && tl.state != "failed" {
+			select {
+			case <-tick.C:
+				tl.update(ctx, destURL, id)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	tl.finish()
 	fmt.Fprintf(stdout, "\nresponse %d:\n%s\n", got.code, prettyJSON(got.body))
 	after := destinationRecords(ctx, destURL)
 	fmt.Fprintf(stdout, "\nthe mock destination received %d records in %d requests\n", after.Records-before.Records, after.Requests-before.Requests)
-	if got.code/100 != 2 || tl.state != "succeeded" {
+	if tl.state != "succeeded" || got.code/100 != 2 {
 		return fmt.Errorf("invoke: the run did not succeed (response %d, state %q)", got.code, tl.state)
 	}
 	return nil

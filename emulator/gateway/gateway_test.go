@@ -171,7 +171,7 @@ func TestGateway_UnknownAndInvalidNames(t *testing.T) {
 		Handlers []string `json:"handlers"`
 	}
 	json.Unmarshal(body, &out)
-	if code != 404 || fmt.Sprint(out.Handlers) != "[echo initfail misbehave version]" {
+	if code != 404 || fmt.Sprint(out.Handlers) != "[echo initfail misbehave recurse version]" {
 		t.Fatalf("%d %s", code, body)
 	}
 	for _, name := range []string{"bad.name", "a%2F..%2Fb", "%2e%2e"} {
@@ -452,5 +452,43 @@ func TestGateway_ChangeOutsideHandlersRebuildsAll(t *testing.T) {
 	g.rebuildFor(map[string]bool{filepath.Join(g.root, "runner", "runner.go"): true})
 	if gen(echo) != e0+2 || gen(version) != v0+1 {
 		t.Fatalf("shared change: echo %d->%d, version %d->%d", e0, gen(echo), v0, gen(version))
+	}
+}
+
+func countInvocations(g *testGateway, name string) (run, dropped int) {
+	for _, inv := range g.Invocations() {
+		if inv.Function != name {
+			continue
+		}
+		if inv.Outcome == OutcomeDropped {
+			dropped++
+		} else {
+			run++
+		}
+	}
+	return run, dropped
+}
+
+func TestGateway_StopsRecursiveLoopsLikeAWS(t *testing.T) {
+	g := newTestGateway(t, func(c *Config) { c.Environ = append(c.Environ, "AWS_CA_BUNDLE=") })
+	if code, _, body := post(t, g.srv.URL+"/2015-03-31/functions/recurse/invocations", `{"n":0,"limit":1000}`); code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	waitFor(t, "loop dropped", func() bool { _, dropped := countInvocations(g, "recurse"); return dropped == 1 })
+	if run, _ := countInvocations(g, "recurse"); run != maxRecursion+1 {
+		t.Fatalf("%d invocations ran before the loop was stopped, want %d", run, maxRecursion+1)
+	}
+	if !strings.Contains(g.out.String(), "recursive loop detected") || !strings.Contains(g.out.String(), "LAMBDA_RECURSIVE_LOOP=Allow") {
+		t.Fatalf("no clear log line:\n%s", g.out.String())
+	}
+}
+
+func TestGateway_RecursionAllowedByHandlerConfig(t *testing.T) {
+	g := newTestGateway(t, func(c *Config) { c.Environ = append(c.Environ, "AWS_CA_BUNDLE=") })
+	os.WriteFile(filepath.Join(g.root, "handlers", "recurse", ".env"), []byte("LAMBDA_RECURSIVE_LOOP=Allow\n"), 0o644)
+	post(t, g.srv.URL+"/2015-03-31/functions/recurse/invocations", `{"n":0,"limit":20}`)
+	waitFor(t, "chain of 21 invocations", func() bool { run, _ := countInvocations(g, "recurse"); return run == 21 })
+	if _, dropped := countInvocations(g, "recurse"); dropped != 0 {
+		t.Fatalf("%d dropped despite LAMBDA_RECURSIVE_LOOP=Allow", dropped)
 	}
 }

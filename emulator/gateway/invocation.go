@@ -26,6 +26,7 @@ const (
 	OutcomeCrash      = "crash"       // the process died mid-invocation
 	OutcomeInitError  = "init_error"  // the process died or failed before its first event
 	OutcomeBuildError = "build_error" // the handler did not compile
+	OutcomeDropped    = "dropped"     // stopped as a recursive loop
 )
 
 // Result is what one invocation produced.

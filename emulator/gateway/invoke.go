@@ -14,7 +14,7 @@ var ErrFunctionNotFound = errors.New("function not found")
 // InvokeOptions are the optional parts of an invocation.
 type InvokeOptions struct {
 	Async         bool   // recorded in the history; the caller does not wait
-	TraceID       string // X-Amzn-Trace-Id to pass on; generated when empty
+	TraceID       string // X-Amzn-Trace-Id of the request, which may come from another invocation
 	ClientContext string // JSON client context, passed to the function
 }
 
@@ -42,9 +42,12 @@ func (g *Gateway) Invoke(ctx context.Context, name string, payload []byte, opts 
 	}
 
 	timeout := f.timeout()
-	traceID := opts.TraceID
-	if traceID == "" {
-		traceID = newTraceID()
+	traceID, hops := nextTrace(opts.TraceID)
+	if hops > maxRecursion && !strings.EqualFold(g.fileEnv(name)["LAMBDA_RECURSIVE_LOOP"], "Allow") {
+		err := &RecursionError{Function: name, Hops: hops}
+		g.terminal(fmt.Sprintf("%s %s | %v", name, reqID[:8], err))
+		record(Result{Outcome: OutcomeDropped, Err: &FunctionError{Type: "RecursiveInvocationException", Message: err.Error()}}, false)
+		return Result{RequestID: reqID}, err
 	}
 	var (
 		inst    *instance
@@ -123,10 +126,4 @@ func (g *Gateway) logBoth(inv *invocation, line string) {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
-}
-
-// newTraceID makes an X-Ray trace header as Lambda passes it.
-func newTraceID() string {
-	id := strings.ReplaceAll(newID(), "-", "")
-	return fmt.Sprintf("Root=1-%08x-%s;Parent=%s;Sampled=0", time.Now().Unix(), id[:24], id[16:32])
 }

@@ -74,7 +74,8 @@ func (g *Gateway) invokeAPI(w http.ResponseWriter, r *http.Request) {
 		g.bg.Add(1)
 		go func() {
 			defer g.bg.Done()
-			if _, err := g.Invoke(g.ctx, name, payload, opts); err != nil && !errors.Is(err, context.Canceled) {
+			var rerr *RecursionError
+			if _, err := g.Invoke(g.ctx, name, payload, opts); err != nil && !errors.Is(err, context.Canceled) && !errors.As(err, &rerr) {
 				g.terminal(fmt.Sprintf("%s | asynchronous invocation not run: %v", name, err))
 			}
 		}()
@@ -83,7 +84,11 @@ func (g *Gateway) invokeAPI(w http.ResponseWriter, r *http.Request) {
 	case "RequestResponse":
 		res, err := g.Invoke(r.Context(), name, payload, opts)
 		var berr *BuildError
+		var rerr *RecursionError
 		switch {
+		case errors.As(err, &rerr):
+			awsError(w, http.StatusBadRequest, "RecursiveInvocationException", rerr.Error())
+			return
 		case errors.As(err, &berr):
 			// Like a function whose deployment package is broken.
 			w.Header().Set("X-Amz-Function-Error", "Unhandled")

@@ -3,7 +3,10 @@
 //
 // Environment: DESTINATION_URL (required), DATA_KEY (default "data"; set it
 // empty to send a bare array), BATCH_SIZE (default 500),
-// REQUESTS_PER_MINUTE (default 0, no limit), TENANT_ID, LOG_LEVEL.
+// REQUESTS_PER_MINUTE (default 0, no limit), TENANT_ID, LOG_LEVEL,
+// FRONT_DOOR (default true: answer API Gateway with 202 at once and run the
+// job in a background invocation), CONTINUATION_MARGIN (default: the larger
+// of 30 s and 10% of the timeout).
 package main
 
 import (
@@ -29,7 +32,13 @@ func main() {
 		RequestsPerMinute: env.Float("REQUESTS_PER_MINUTE", 0),
 		// Map: runner.MapJSON(func(in yourRecord) (yourPayload, error) {...}),
 	}
-	cfg := runner.Config{BatchSize: env.Int("BATCH_SIZE", 500), TenantID: env.String("TENANT_ID", ""), Logger: log}
+	cfg := runner.Config{
+		BatchSize:    env.Int("BATCH_SIZE", 500),
+		TenantID:     env.String("TENANT_ID", ""),
+		FrontDoor:    env.Bool("FRONT_DOOR", true),
+		Continuation: runner.Continuation{Margin: env.Duration("CONTINUATION_MARGIN", 0)},
+		Logger:       log,
+	}
 	if err := env.Err(); err != nil {
 		fail(err)
 	}
