@@ -40,10 +40,11 @@ func (e *Env) Required(name string) string {
 	return v
 }
 
-// String returns the variable's value, or def when it is not set. A
-// variable set to the empty string is returned as "".
+// String returns the variable's value, or def when it is unset or empty:
+// deployment tools (a SAM template, the Lambda console) often leave a
+// variable defined but empty, which should not override a default.
 func (e *Env) String(name, def string) string {
-	if v, ok := e.lookup(name); ok {
+	if v, _ := e.lookup(name); v != "" {
 		return v
 	}
 	return def

@@ -6,6 +6,7 @@
 //
 //	go run ./cmd/devserver                  # serve (the default command)
 //	go run ./cmd/devserver invoke template  # run a handler on a fixture and watch the run
+//	go run ./cmd/devserver package template # build/template.zip and a SAM template
 //	go run ./cmd/devserver -h               # flags and their environment variables
 package main
 
@@ -42,7 +43,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serveCommand(ctx, args, stdout, stderr)
 	case "invoke":
 		return invokeCommand(ctx, args, stdout, stderr)
+	case "package":
+		return packageCommand(ctx, args, stdout, stderr)
 	default:
-		return fmt.Errorf("unknown command %q (commands: serve, invoke)", cmd)
+		return fmt.Errorf("unknown command %q (commands: serve, invoke, package)", cmd)
 	}
 }

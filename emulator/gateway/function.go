@@ -205,7 +205,7 @@ func (f *function) retire(inst *instance) {
 			inUse = inUse || other.binary == inst.binary
 		}
 		f.mu.Unlock()
-		if !inUse {
+		if _, prebuilt := f.g.cfg.Binaries[f.name]; !inUse && !prebuilt {
 			os.Remove(inst.binary)
 		}
 	}()
@@ -262,6 +262,9 @@ func (f *function) live() int {
 
 // build compiles handlers/<name> into the cache directory.
 func (g *Gateway) build(name string, gen int) (string, *BuildError) {
+	if bin, ok := g.cfg.Binaries[name]; ok {
+		return bin, nil
+	}
 	out := filepath.Join(g.cfg.CacheDir, fmt.Sprintf("%s-%d", name, gen))
 	cmd := exec.Command(g.goTool(), "build", "-tags", "lambda.norpc", "-o", out, "./handlers/"+name)
 	cmd.Dir = g.cfg.Root

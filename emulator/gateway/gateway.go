@@ -60,6 +60,9 @@ type Config struct {
 	// MaxInvocations is how many finished invocations are kept for
 	// inspection; default 200.
 	MaxInvocations int
+	// Binaries runs prebuilt binaries (a packaged bootstrap, say) as
+	// functions, by name, instead of building handlers/<name>.
+	Binaries map[string]string
 }
 
 // Gateway hosts the functions.
@@ -217,7 +220,7 @@ func (g *Gateway) function(name string) *function {
 	if f, ok := g.functions[name]; ok {
 		return f
 	}
-	if !hasGoFiles(filepath.Join(g.cfg.Root, "handlers", name)) {
+	if _, prebuilt := g.cfg.Binaries[name]; !prebuilt && !hasGoFiles(filepath.Join(g.cfg.Root, "handlers", name)) {
 		return nil
 	}
 	f := newFunction(g, name)

@@ -1,8 +1,9 @@
 // Command template is the handler to copy: it posts every record of the
 // Amperity file to DESTINATION_URL as {"<DATA_KEY>": [...]} in batches.
 //
-// Environment: DESTINATION_URL (required), DATA_KEY (default "data"; set it
-// empty to send a bare array), BATCH_SIZE (default 500),
+// Environment: DESTINATION_URL (required), DATA_KEY (default "data"),
+// BARE_ARRAY (default false: true sends [...] without a key), BATCH_SIZE
+// (default 500),
 // REQUESTS_PER_MINUTE (default 0, no limit), TENANT_ID, LOG_LEVEL,
 // FRONT_DOOR (default true: answer API Gateway with 202 at once and run the
 // job in a background invocation), CONTINUATION_MARGIN (default: the larger
@@ -31,6 +32,9 @@ func main() {
 		DataKey:           env.String("DATA_KEY", "data"),
 		RequestsPerMinute: env.Float("REQUESTS_PER_MINUTE", 0),
 		// Map: runner.MapJSON(func(in yourRecord) (yourPayload, error) {...}),
+	}
+	if env.Bool("BARE_ARRAY", false) {
+		http.DataKey = ""
 	}
 	cfg := runner.Config{
 		BatchSize:    env.Int("BATCH_SIZE", 500),
