@@ -111,11 +111,15 @@ func (s *HTTPSink) Send(ctx context.Context, b *Batch) error {
 		return recordErrorsOrNil(recErrs)
 	}
 	body := buf.Bytes()
+	webhook := ""
+	if b.Request != nil {
+		webhook = b.Request.WebhookID
+	}
 	err = s.retry.do(ctx, func(int) (time.Duration, error) {
 		if err := s.limit.wait(ctx); err != nil {
 			return 0, permanent(err)
 		}
-		return s.post(ctx, body, contentType)
+		return s.post(ctx, body, contentType, webhook)
 	})
 	if err != nil {
 		return err
@@ -232,7 +236,7 @@ func (s *HTTPSink) mapRecords(b *Batch) ([]json.RawMessage, RecordErrors, error)
 }
 
 // post makes one attempt.
-func (s *HTTPSink) post(ctx context.Context, body []byte, contentType string) (time.Duration, error) {
+func (s *HTTPSink) post(ctx context.Context, body []byte, contentType, webhook string) (time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
 	if err != nil {
 		return 0, permanent(err)
@@ -241,6 +245,11 @@ func (s *HTTPSink) post(ctx context.Context, body []byte, contentType string) (t
 		req.Header[k] = vs
 	}
 	req.Header.Set("Content-Type", contentType)
+	if webhook != "" {
+		// Lets the receiving side (and the devserver's web page) tie a
+		// request to its Amperity job.
+		req.Header.Set("X-Amperity-Webhook-Id", webhook)
+	}
 	resp, err := s.cfg.Client.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("POST %s: %w", redactURL(req.URL), unwrapURLError(err))

@@ -10,13 +10,16 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/amperity/lambda-runner-go/emulator/destination"
 	"github.com/amperity/lambda-runner-go/emulator/gateway"
 	"github.com/amperity/lambda-runner-go/emulator/s3"
+	"github.com/amperity/lambda-runner-go/emulator/webui"
 	"github.com/amperity/lambda-runner-go/runner"
+	"github.com/go-chi/chi/v5"
 )
 
 // service is one HTTP service of the devserver.
@@ -39,6 +42,7 @@ type devserver struct {
 	s3          *s3.Server
 	destination *destination.Server
 	gateway     *gateway.Gateway
+	ui          *webui.Server
 	services    []*service
 }
 
@@ -64,7 +68,16 @@ func start(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) (*d
 		s.ln = ln
 	}
 
-	store, err := s3.New(s3.Config{Bucket: cfg.Bucket, FixturesDir: cfg.FixturesDir, Logger: log.With("service", "s3")})
+	// The web page is built last, from the services; they notify it
+	// through this pointer once it exists.
+	var page atomic.Pointer[webui.Server]
+	notify := func(kind, id string) {
+		if p := page.Load(); p != nil {
+			p.Notify(kind, id)
+		}
+	}
+	store, err := s3.New(s3.Config{Bucket: cfg.Bucket, FixturesDir: cfg.FixturesDir, Logger: log.With("service", "s3"),
+		OnChange: func() { notify("s3", "") }})
 	if err != nil {
 		d.close()
 		return nil, err
@@ -74,11 +87,15 @@ func start(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) (*d
 		return nil, err
 	}
 	d.s3 = store
-	d.destination = destination.New(destination.Config{Logger: log.With("service", "destination")})
+	d.destination = destination.New(destination.Config{Logger: log.With("service", "destination"),
+		OnChange: func(kind, id string) { notify(kind+"s", id) }})
 	gw, err := gateway.New(gateway.Config{
 		Root: cfg.Root, EnvFile: cfg.EnvFile, Output: out, Logger: log.With("service", "gateway"),
 		URL: d.service("gateway").url(), S3URL: d.service("s3").url(),
 		Environ: handlerEnviron(os.Environ(), d.service("destination").url()),
+		OnChange: func(kind, name string) {
+			notify(map[string]string{"invocation": "invocations", "build": "build"}[kind], name)
+		},
 	})
 	if err != nil {
 		d.close()
@@ -91,7 +108,25 @@ func start(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) (*d
 	}
 	d.gateway = gw
 
-	handlers := map[string]http.Handler{"gateway": gw, "s3": store, "destination": d.destination}
+	ui, err := webui.New(webui.Sources{Destination: d.destination, Gateway: gw, S3: store,
+		GatewayURL: d.service("gateway").url(), S3URL: d.service("s3").url(), DestinationURL: d.service("destination").url()})
+	if err != nil {
+		gw.Close()
+		d.close()
+		return nil, err
+	}
+	page.Store(ui)
+	d.ui = ui
+	// The destination port serves the web page at its own paths and the
+	// mock routes and inspection API everywhere else.
+	front := chi.NewRouter()
+	for _, route := range ui.Routes() {
+		front.Handle(route, ui)
+	}
+	front.NotFound(d.destination.ServeHTTP)
+	front.MethodNotAllowed(d.destination.ServeHTTP)
+
+	handlers := map[string]http.Handler{"gateway": gw, "s3": store, "destination": front}
 	for _, s := range d.services {
 		s.srv = &http.Server{Handler: handlers[s.name], ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -183,6 +218,7 @@ func (d *devserver) printReady(w io.Writer) {
 	fmt.Fprintf(w, "gateway      %s  handlers: %s (POST /lambda/{name}, Lambda Invoke API)\n", gw.url(), strings.Join(d.gateway.Handlers(), ", "))
 	fmt.Fprintf(w, "s3           %s  bucket %s, %d objects from %s\n", s3svc.url(), d.cfg.Bucket, len(objs), d.cfg.FixturesDir)
 	fmt.Fprintf(w, "destination  %s  mock Amperity at /mock/poll/{webhook_id}, records at /mock/destination, runs at /api/runs\n", dest.url())
+	fmt.Fprintf(w, "web page     %s/  watch runs, requests and invocations live\n", dest.url())
 	fmt.Fprintf(w, "\nready. Run the template handler on %s:\n", fixture)
 	fmt.Fprintf(w, "  curl -X POST %s/lambda/template -H 'Content-Type: application/json' \\\n    -d '%s'\n",
 		gw.url(), requestJSON(s3svc.url()+"/"+d.cfg.Bucket+"/"+fixture, dest.url()+"/mock/poll/", "wh-local-1"))

@@ -18,6 +18,7 @@ type Request struct {
 	Method        string            `json:"method"`
 	Path          string            `json:"path"`
 	Route         string            `json:"route"`
+	WebhookID     string            `json:"webhook_id,omitempty"`
 	Status        int               `json:"status"`
 	Records       int               `json:"records"`
 	Bytes         int64             `json:"bytes"`

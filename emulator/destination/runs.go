@@ -26,8 +26,12 @@ type Run struct {
 	Reason         string      `json:"reason"`
 	Violations     []Violation `json:"violations"`
 	ViolationCount int         `json:"violation_count"`
-	FirstReport    time.Time   `json:"first_report"`
-	LastReport     time.Time   `json:"last_report"`
+	// Records and Requests count what the mock destinations received for
+	// this run (requests carrying its X-Amperity-Webhook-Id).
+	Records     int64     `json:"records_received"`
+	Requests    int64     `json:"destination_requests"`
+	FirstReport time.Time `json:"first_report"`
+	LastReport  time.Time `json:"last_report"`
 	// Timeline is filled only for a single run's view.
 	Timeline []TimelineEntry `json:"timeline,omitempty"`
 
@@ -123,6 +127,16 @@ func (rs *runs) record(id, tenant string, at time.Time, check func(prev *Run) re
 		r.timeline = append(r.timeline[:0:0], r.timeline[len(r.timeline)-maxTimeline:]...)
 	}
 	return rep
+}
+
+// received counts records a destination accepted for a run.
+func (rs *runs) received(id string, records int) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if r, ok := rs.byID[id]; ok {
+		r.Records += int64(records)
+		r.Requests++
+	}
 }
 
 // list returns snapshots of every run, newest first, without timelines.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,10 @@ type Config struct {
 	Rand func() float64
 	// Now is the clock stamped on requests and reports; default time.Now.
 	Now func() time.Time
+	// OnChange, when set, is called after a request or report is kept,
+	// with "request" or "run" and the webhook id concerned (if any): the
+	// web page's live updates hang on it. It must not block.
+	OnChange func(kind, id string)
 }
 
 // Server serves the mock routes and the inspection API.
@@ -40,6 +45,10 @@ type Server struct {
 	requests *requests
 	bufs     sync.Pool
 	log      *slog.Logger
+
+	secretsMu   sync.Mutex
+	secrets     map[string]struct{}
+	secretOrder []string
 }
 
 // New returns a Server with empty stores.
@@ -65,6 +74,7 @@ func New(cfg Config) *Server {
 		requests: newRequests(cfg.MaxRequests),
 		bufs:     sync.Pool{New: func() any { return new(bytes.Buffer) }},
 		log:      cfg.Logger,
+		secrets:  map[string]struct{}{},
 	}
 	r := chi.NewRouter()
 	r.Get("/health", func(w http.ResponseWriter, _ *http.Request) {
@@ -109,12 +119,81 @@ func (s *Server) readBody(r *http.Request) (body []byte, release func(), err err
 	return buf.Bytes(), func() { s.bufs.Put(buf) }, err
 }
 
+// maxSecrets bounds the credentials remembered for scrubbing.
+const maxSecrets = 1000
+
+// remember keeps the credentials a request carried, so displays of other
+// text (handler logs, bodies) can mask them too; the stores only ever hold
+// masked headers.
+func (s *Server) remember(h http.Header) {
+	var found []string
+	for _, name := range []string{"Authorization", "X-Api-Key", "Proxy-Authorization"} {
+		v := h.Get(name)
+		if _, cred, ok := strings.Cut(v, " "); ok && name != "X-Api-Key" {
+			v = cred
+		}
+		if v = strings.TrimSpace(v); len(v) >= 4 {
+			found = append(found, v)
+			if user, _, ok := basicAuth(v); ok && len(user) >= 4 {
+				found = append(found, user)
+			}
+		}
+	}
+	if len(found) == 0 {
+		return
+	}
+	s.secretsMu.Lock()
+	defer s.secretsMu.Unlock()
+	for _, v := range found {
+		if _, ok := s.secrets[v]; ok {
+			continue
+		}
+		if len(s.secretOrder) >= maxSecrets {
+			delete(s.secrets, s.secretOrder[0])
+			s.secretOrder = s.secretOrder[1:]
+		}
+		s.secrets[v] = struct{}{}
+		s.secretOrder = append(s.secretOrder, v)
+	}
+}
+
+// basicAuth decodes the credentials part of a Basic Authorization value.
+func basicAuth(cred string) (user, pass string, ok bool) {
+	r := &http.Request{Header: http.Header{"Authorization": {"Basic " + cred}}}
+	return r.BasicAuth()
+}
+
+// Secrets returns the credentials seen in requests, for masking.
+func (s *Server) Secrets() []string {
+	s.secretsMu.Lock()
+	defer s.secretsMu.Unlock()
+	return append([]string(nil), s.secretOrder...)
+}
+
+// WebhookHeader names the job a destination request belongs to; the
+// runner's HTTP sink sends it, so the mock can count records per run.
+const WebhookHeader = "X-Amperity-Webhook-Id"
+
 // keep records a request for inspection.
 func (s *Server) keep(r *http.Request, route string, status, records int, body []byte, msg string) {
+	s.remember(r.Header)
+	id := r.Header.Get(WebhookHeader)
+	if strings.HasPrefix(route, "/mock/poll") {
+		id = chi.URLParam(r, "webhook_id")
+	}
 	s.requests.add(Request{
-		Time: s.cfg.Now(), Method: r.Method, Path: r.URL.RequestURI(), Route: route, Status: status,
+		Time: s.cfg.Now(), Method: r.Method, Path: r.URL.RequestURI(), Route: route, Status: status, WebhookID: id,
 		Records: records, Bytes: int64(len(body)), Headers: maskHeaders(r.Header), Message: msg,
 	}, body)
+	if id != "" && !strings.HasPrefix(route, "/mock/poll") && status/100 == 2 {
+		s.runs.received(id, records)
+	}
+	if s.cfg.OnChange != nil {
+		s.cfg.OnChange("request", id)
+		if strings.HasPrefix(route, "/mock/poll") || (id != "" && status/100 == 2) {
+			s.cfg.OnChange("run", id)
+		}
+	}
 }
 
 func (s *Server) apiRuns(w http.ResponseWriter, r *http.Request) {

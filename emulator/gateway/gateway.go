@@ -60,6 +60,10 @@ type Config struct {
 	// MaxInvocations is how many finished invocations are kept for
 	// inspection; default 200.
 	MaxInvocations int
+	// OnChange, when set, is called with "invocation" after an invocation
+	// ends and "build" when a handler's build state changes. It must not
+	// block.
+	OnChange func(kind, name string)
 	// Binaries runs prebuilt binaries (a packaged bootstrap, say) as
 	// functions, by name, instead of building handlers/<name>.
 	Binaries map[string]string
@@ -251,11 +255,21 @@ func (g *Gateway) terminal(line string) {
 
 func (g *Gateway) setBuildError(name string, err *BuildError) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
+	_, had := g.buildErrors[name]
 	if err == nil {
 		delete(g.buildErrors, name)
 	} else {
 		g.buildErrors[name] = err
+	}
+	g.mu.Unlock()
+	if had != (err != nil) || err != nil {
+		g.changed("build", name)
+	}
+}
+
+func (g *Gateway) changed(kind, name string) {
+	if g.cfg.OnChange != nil {
+		g.cfg.OnChange(kind, name)
 	}
 }
 

@@ -38,6 +38,7 @@ func (g *Gateway) Invoke(ctx context.Context, name string, payload []byte, opts 
 		}
 		g.history.add(Invocation{Function: name, RequestID: reqID, Start: start, Duration: float64(res.Duration.Microseconds()) / 1000,
 			Outcome: res.Outcome, Error: errText, Async: opts.Async, Cold: cold, LogTail: tail(res.Logs, logTailBytes)})
+		g.changed("invocation", name)
 		return res
 	}
 

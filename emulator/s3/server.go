@@ -28,6 +28,9 @@ type Config struct {
 	FixturesDir string
 	// Logger receives seeding and watching logs; default slog.Default().
 	Logger *slog.Logger
+	// OnChange, when set, is called after the fixtures watcher changed the
+	// bucket. It must not block.
+	OnChange func()
 }
 
 // Server is an in-memory S3 endpoint.

@@ -132,6 +132,7 @@ func (s *Server) sync(ctx context.Context, path string) {
 			return
 		}
 		s.log.Info("fixture removed", "bucket", s.cfg.Bucket, "key", key)
+		s.notify()
 	case err != nil:
 		s.log.Warn("fixture not readable", "path", path, "error", err)
 	default:
@@ -140,5 +141,12 @@ func (s *Server) sync(ctx context.Context, path string) {
 			return
 		}
 		s.log.Info("fixture uploaded", "bucket", s.cfg.Bucket, "key", key)
+		s.notify()
+	}
+}
+
+func (s *Server) notify() {
+	if s.cfg.OnChange != nil {
+		s.cfg.OnChange()
 	}
 }
