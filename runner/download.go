@@ -26,7 +26,7 @@ type download struct {
 	start    int64 // offset the download started from
 	pos      int64 // offset in the file of the next byte Read returns
 	read     atomic.Int64
-	size     int64 // file size in bytes, -1 when unknown
+	size     atomic.Int64 // file size in bytes, -1 when unknown; read by senders for progress
 	etag     string
 	encoding string // Content-Encoding of the file
 	resumes  int
@@ -34,7 +34,8 @@ type download struct {
 
 // openDownload starts streaming url from byte offset off.
 func openDownload(ctx context.Context, client *http.Client, url string, off int64, retry retrier) (*download, error) {
-	d := &download{ctx: ctx, client: client, url: url, retry: retry, size: -1, start: off, pos: off}
+	d := &download{ctx: ctx, client: client, url: url, retry: retry, start: off, pos: off}
+	d.size.Store(-1)
 	d.read.Store(off)
 	err := retry.do(ctx, func(int) (time.Duration, error) { return d.connect() })
 	if err != nil {
@@ -71,7 +72,7 @@ func (d *download) connect() (time.Duration, error) {
 			}
 		}
 		if resp.ContentLength >= 0 {
-			d.size = resp.ContentLength
+			d.size.Store(resp.ContentLength)
 		}
 	case resp.StatusCode == http.StatusPartialContent:
 		start, total, ok := parseContentRange(resp.Header.Get("Content-Range"))
@@ -79,7 +80,7 @@ func (d *download) connect() (time.Duration, error) {
 			resp.Body.Close()
 			return 0, permanent(fmt.Errorf("GET %s: server answered range %q for a request from byte %d", redactURL(req.URL), resp.Header.Get("Content-Range"), d.pos))
 		}
-		d.size = total
+		d.size.Store(total)
 	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && d.pos > 0:
 		// Resuming exactly at the end of the file.
 		resp.Body.Close()
@@ -118,7 +119,7 @@ func (d *download) Read(p []byte) (int, error) {
 		d.pos += int64(n)
 		d.read.Store(d.pos)
 		if err == nil || err == io.EOF {
-			if err == io.EOF && d.size >= 0 && d.pos < d.size {
+			if err == io.EOF && d.size.Load() >= 0 && d.pos < d.size.Load() {
 				err = io.ErrUnexpectedEOF
 			} else {
 				return n, err
@@ -163,10 +164,11 @@ func (d *download) bytesRead() int64 { return d.read.Load() }
 
 // progress is bytes read / file size, 0 when the size is unknown.
 func (d *download) progress() float64 {
-	if d.size <= 0 {
+	size := d.size.Load()
+	if size <= 0 {
 		return 0
 	}
-	return float64(d.bytesRead()) / float64(d.size)
+	return float64(d.bytesRead()) / float64(size)
 }
 
 // parseContentRange parses "bytes start-end/total"; total is -1 for "*".

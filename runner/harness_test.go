@@ -197,6 +197,9 @@ type setup struct {
 	logs  *bytes.Buffer
 	cfg   Config
 	http  HTTPConfig
+
+	mu                 sync.Mutex
+	reportsAtFirstSend int // reports Amperity had when the sink was first called (-1: not yet)
 }
 
 func newSetup(t *testing.T, file string) *setup {

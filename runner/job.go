@@ -23,6 +23,7 @@ type job struct {
 	started    time.Time // when the job's first invocation started
 	continueAt time.Time // when to hand off to a new invocation; zero: never
 	handoff    *Cursor   // set when the pump stopped to hand off
+	done       int64     // end offset of the furthest batch the sink finished
 
 	mu            sync.Mutex // guards the counters and fatal
 	records       int64
@@ -162,6 +163,20 @@ func (j *job) tooOld(age time.Duration) string {
 		age.Round(time.Second), j.r.cfg.Continuation.MaxAge, j.sent)
 }
 
+// progress is the share of the file whose records the sink has finished
+// with. Bytes downloaded would run ahead of it by the read buffer (all of a
+// small file at once); a gzip file, whose record offsets are not offsets
+// in the download, falls back to the compressed bytes read.
+func (j *job) progress() float64 {
+	size := j.dl.size.Load()
+	if j.gzip || size <= 0 {
+		return j.dl.progress()
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return float64(j.done) / float64(size)
+}
+
 // shouldContinue reports whether it is time to hand off.
 func (j *job) shouldContinue() bool {
 	return !j.continueAt.IsZero() && !j.r.cfg.Clock.Now().Before(j.continueAt)
@@ -177,7 +192,7 @@ func (j *job) continueJob(ctx context.Context, finish func(State, string) (Summa
 	if age := now.Sub(j.started); age > cont.MaxAge {
 		return finish(Failed, j.tooOld(age))
 	}
-	j.rep.setProgress(j.dl.progress())
+	j.rep.setProgress(j.progress())
 	j.rep.report(ctx, true)
 
 	j.rep.mu.Lock()

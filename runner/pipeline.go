@@ -118,7 +118,6 @@ func (j *job) pump(ctx context.Context) error {
 		case <-ctx.Done():
 			return false
 		}
-		j.rep.setProgress(j.dl.progress())
 		j.rep.report(ctx, false)
 		return true
 	}
@@ -184,7 +183,7 @@ func (j *job) pump(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			j.rep.setProgress(j.dl.progress())
+			j.rep.setProgress(j.progress())
 			j.rep.report(ctx, false)
 		}
 	}
@@ -245,6 +244,12 @@ func (j *job) send(ctx context.Context, b *Batch) (err error) {
 
 // complete accounts for a batch the sink has finished with.
 func (j *job) complete(b *Batch, err error) {
+	defer func() {
+		j.mu.Lock()
+		j.done = max(j.done, b.end)
+		j.mu.Unlock()
+		j.rep.setProgress(j.progress())
+	}()
 	n := int64(len(b.Records))
 	var recErrs RecordErrors
 	switch {
