@@ -13,6 +13,9 @@ type Record struct {
 	// unless the runner was told to pass invalid lines on. It is only
 	// valid until Sink.Send returns.
 	Raw []byte
+	// Request is the job's request (label name, settings), for mappings
+	// that use it. Mappings must not modify it.
+	Request *Request
 }
 
 // Decode unmarshals the record into v, with an error that names the line.
@@ -64,6 +67,7 @@ func (b *Batch) seal() {
 	start := 0
 	for i, end := range b.ends {
 		b.Records[i].Raw = b.buf[start:end:end]
+		b.Records[i].Request = b.Request
 		start = end
 	}
 }

@@ -101,3 +101,21 @@ func respond(code int, status, msg string, sum *Summary) Response {
 		Body:       string(body),
 	}
 }
+
+// Report sends one status report for req outside a job: a handler that
+// does its own work (or none, like the capture handler) still owes
+// Amperity a final state. Retries as the job's reports do.
+func (r *Runner) Report(ctx context.Context, req Request, state State, reason string) error {
+	rep := r.newReporter(req)
+	if state == Running {
+		return rep.start(ctx)
+	}
+	return rep.finish(ctx, state, reason)
+}
+
+// JSONResponse builds a proxy response with v as its JSON body, for
+// handlers that answer on their own.
+func JSONResponse(code int, v any) Response {
+	body, _ := json.Marshal(v)
+	return Response{StatusCode: code, Headers: map[string]string{"Content-Type": "application/json"}, Body: string(body)}
+}

@@ -351,3 +351,35 @@ func TestDevserver_LongJobContinuesAcrossInvocations(t *testing.T) {
 	}
 	t.Logf("%d invocations, %d status reports", invocations, run.Reports)
 }
+
+// TestDevserver_RudderstackConnector runs the rudderstack connector on its
+// fixture against the devserver's RudderStack mock, which validates every
+// request as the real batch API does.
+func TestDevserver_RudderstackConnector(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	d, err := start(ctx, testConfig(t), slog.New(slog.DiscardHandler), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- d.serve(ctx) }()
+	defer func() { cancel(); <-served }()
+	gw, s3URL, destURL := d.service("gateway").url(), d.service("s3").url(), d.service("destination").url()
+	body := requestJSON(s3URL+"/test-bucket/rudderstack.ndjson", destURL+"/mock/poll/", "wh-rudder")
+	resp, err := http.Post(gw+"/lambda/rudderstack", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	run := waitForRun(t, destURL, "wh-rudder")
+	if run.State != "succeeded" || run.ErrorCount != 1 || !strings.Contains(run.Errors[0], "line 8: no amperity_id") || run.Records != 19 {
+		t.Fatalf("run %+v", run)
+	}
+	var reqs struct {
+		Counters map[string]destination.Counter `json:"counters"`
+	}
+	getJSON(t, destURL+"/api/requests", &reqs)
+	if c := reqs.Counters["/mock/rudderstack"]; c.Records != 19 || c.Requests != 1 {
+		t.Fatalf("mock rudderstack saw %+v", c)
+	}
+}

@@ -135,12 +135,15 @@ func start(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) (*d
 }
 
 // handlerEnviron is the environment handler processes start from: the
-// devserver's, plus defaults that make the template handler work out of
-// the box. .env files override both.
+// devserver's, plus defaults that make the template and rudderstack
+// handlers work out of the box against the mocks. .env files override
+// both.
 func handlerEnviron(environ []string, destinationURL string) []string {
 	env := append([]string(nil), environ...)
 	defaults := []string{
 		"DESTINATION_URL=" + destinationURL + "/mock/destination",
+		"RUDDERSTACK_URL=" + destinationURL + "/mock/rudderstack",
+		"RUDDERSTACK_WRITE_KEY=local-write-key",
 		"TENANT_ID=local",
 	}
 	for _, kv := range defaults {
