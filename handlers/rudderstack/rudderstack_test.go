@@ -64,4 +64,3 @@ func TestRudderstack_ConfigNamesWhatIsMissing(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
-
