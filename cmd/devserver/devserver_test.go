@@ -273,7 +273,7 @@ func waitForRun(t *testing.T, destURL, id string) destination.Run {
 	return run
 }
 
-// TestDevserver_LongJobContinuesAcrossInvocations: the template with a 3 s
+// TestDevserver_LongJobContinuesAcrossInvocations: the template with a 4 s
 // timeout moves a fixture that needs several invocations (the mock
 // destination is slowed with its fault injection); every record arrives
 // exactly once, progress never decreases, and the run ends succeeded once.
@@ -290,7 +290,7 @@ func TestDevserver_LongJobContinuesAcrossInvocations(t *testing.T) {
 	defer func() { cancel(); <-served }()
 	gw, s3URL, destURL := d.service("gateway").url(), d.service("s3").url(), d.service("destination").url()
 	// The .env is read at each process start.
-	os.WriteFile(cfg.EnvFile, []byte(fmt.Sprintf("LAMBDA_TIMEOUT=3000\nCONTINUATION_MARGIN=1500ms\nBATCH_SIZE=5\nDESTINATION_URL=%s/mock/destination?latency=300ms\n", destURL)), 0o600)
+	os.WriteFile(cfg.EnvFile, []byte(fmt.Sprintf("LAMBDA_TIMEOUT=4000\nCONTINUATION_MARGIN=2000ms\nBATCH_SIZE=5\nDESTINATION_URL=%s/mock/destination?latency=300ms\n", destURL)), 0o600)
 
 	body := requestJSON(s3URL+"/test-bucket/sample.ndjson", destURL+"/mock/poll/", "wh-long")
 	start := time.Now()
