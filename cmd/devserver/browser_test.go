@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -62,14 +61,7 @@ func browser(t *testing.T) context.Context {
 func TestBrowser_WatchARunLive(t *testing.T) {
 	ctx := browser(t)
 	cfg := testConfig(t)
-	srvCtx, cancel := context.WithCancel(context.Background())
-	d, err := start(srvCtx, cfg, slog.New(slog.DiscardHandler), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- d.serve(srvCtx) }()
-	defer func() { cancel(); <-served }()
+	d := serveTest(t, cfg, io.Discard)
 	gw, s3URL, destURL := d.service("gateway").url(), d.service("s3").url(), d.service("destination").url()
 	// One record a request, each slowed, so the run is seen in progress.
 	os.WriteFile(cfg.EnvFile, []byte(fmt.Sprintf("BATCH_SIZE=1\nDESTINATION_URL=%s/mock/destination?latency=150ms\n", destURL)), 0o600)
@@ -136,14 +128,7 @@ func TestBrowser_Screenshot(t *testing.T) {
 	}
 	ctx := browser(t)
 	cfg := testConfig(t)
-	srvCtx, cancel := context.WithCancel(context.Background())
-	d, err := start(srvCtx, cfg, slog.New(slog.DiscardHandler), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- d.serve(srvCtx) }()
-	defer func() { cancel(); <-served }()
+	d := serveTest(t, cfg, io.Discard)
 	gw, s3URL, destURL := d.service("gateway").url(), d.service("s3").url(), d.service("destination").url()
 	run := func(fixture, id string) {
 		body := requestJSON(s3URL+"/test-bucket/"+fixture, destURL+"/mock/poll/", id)

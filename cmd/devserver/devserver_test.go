@@ -98,6 +98,22 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// serveTest starts a devserver on ephemeral ports for one test, stopped
+// when the test ends; out receives handler output.
+func serveTest(t *testing.T, cfg config, out io.Writer) *devserver {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	d, err := start(ctx, cfg, slog.New(slog.DiscardHandler), out)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- d.serve(ctx) }()
+	t.Cleanup(func() { cancel(); <-served })
+	return d
+}
+
 func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
@@ -140,14 +156,7 @@ func TestServeCommand_ReadyLinesAndGracefulShutdown(t *testing.T) {
 // TestDevserver_RunnerEndToEnd runs the real runner against the devserver's
 // S3 and destination: the fixture's records arrive and the run is valid.
 func TestDevserver_RunnerEndToEnd(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	d, err := start(ctx, testConfig(t), slog.New(slog.DiscardHandler), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- d.serve(ctx) }()
-	defer func() { cancel(); <-served }()
+	d := serveTest(t, testConfig(t), io.Discard)
 
 	s3URL, destURL := d.service("s3").url(), d.service("destination").url()
 	for _, tc := range []struct {
@@ -167,7 +176,7 @@ func TestDevserver_RunnerEndToEnd(t *testing.T) {
 			id := "wh-e2e-" + strings.TrimSuffix(tc.fixture, ".ndjson")
 			event, _ := json.Marshal(map[string]string{"data_url": s3URL + "/test-bucket/" + tc.fixture,
 				"callback_url": destURL + "/mock/poll/", "webhook_id": id, "access_token": "2:e2e:token"})
-			resp, _ := r.Handle(ctx, event)
+			resp, _ := r.Handle(context.Background(), event)
 			if resp.StatusCode != 200 {
 				t.Fatalf("response %d %s", resp.StatusCode, resp.Body)
 			}
@@ -201,15 +210,8 @@ func getJSON(t *testing.T, url string, v any) {
 // handler as a Lambda process against the mock destination and mock
 // Amperity, and the inspection API shows every record and a valid run.
 func TestDevserver_TemplateHandlerEndToEnd(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
 	var out lockedBuffer
-	d, err := start(ctx, testConfig(t), slog.New(slog.DiscardHandler), &out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- d.serve(ctx) }()
-	defer func() { cancel(); <-served }()
+	d := serveTest(t, testConfig(t), &out)
 
 	gw, s3URL, destURL := d.service("gateway").url(), d.service("s3").url(), d.service("destination").url()
 	body := requestJSON(s3URL+"/test-bucket/sample.ndjson", destURL+"/mock/poll/", "wh-template-e2e")
@@ -279,15 +281,8 @@ func waitForRun(t *testing.T, destURL, id string) destination.Run {
 // exactly once, progress never decreases, and the run ends succeeded once.
 func TestDevserver_LongJobContinuesAcrossInvocations(t *testing.T) {
 	cfg := testConfig(t)
-	ctx, cancel := context.WithCancel(context.Background())
 	var out lockedBuffer
-	d, err := start(ctx, cfg, slog.New(slog.DiscardHandler), &out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- d.serve(ctx) }()
-	defer func() { cancel(); <-served }()
+	d := serveTest(t, cfg, &out)
 	gw, s3URL, destURL := d.service("gateway").url(), d.service("s3").url(), d.service("destination").url()
 	// The .env is read at each process start.
 	os.WriteFile(cfg.EnvFile, []byte(fmt.Sprintf("LAMBDA_TIMEOUT=4000\nCONTINUATION_MARGIN=2000ms\nBATCH_SIZE=5\nDESTINATION_URL=%s/mock/destination?latency=300ms\n", destURL)), 0o600)
@@ -356,14 +351,7 @@ func TestDevserver_LongJobContinuesAcrossInvocations(t *testing.T) {
 // fixture against the devserver's RudderStack mock, which validates every
 // request as the real batch API does.
 func TestDevserver_RudderstackConnector(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	d, err := start(ctx, testConfig(t), slog.New(slog.DiscardHandler), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- d.serve(ctx) }()
-	defer func() { cancel(); <-served }()
+	d := serveTest(t, testConfig(t), io.Discard)
 	gw, s3URL, destURL := d.service("gateway").url(), d.service("s3").url(), d.service("destination").url()
 	body := requestJSON(s3URL+"/test-bucket/rudderstack.ndjson", destURL+"/mock/poll/", "wh-rudder")
 	resp, err := http.Post(gw+"/lambda/rudderstack", "application/json", strings.NewReader(body))

@@ -8,6 +8,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -289,24 +290,33 @@ func (g *Gateway) BuildErrors() []*BuildError {
 func (g *Gateway) Invocations() []Invocation { return g.history.recent() }
 
 // fileEnv merges the repository's .env and the handler's .env (which
-// wins) over the devserver's environment.
+// wins) over the devserver's environment. A malformed file is skipped
+// here; starting a process reports it.
 func (g *Gateway) fileEnv(name string) map[string]string {
+	env, _ := g.mergedEnv(name)
+	return env
+}
+
+// mergedEnv is fileEnv, failing on the first malformed .env file.
+func (g *Gateway) mergedEnv(name string) (map[string]string, error) {
 	env := map[string]string{}
 	for _, kv := range g.cfg.Environ {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			env[k] = v
 		}
 	}
+	var firstErr error
 	for _, path := range []string{g.cfg.EnvFile, filepath.Join(g.cfg.Root, "handlers", name, ".env")} {
 		vars, _, err := dotenv.Load(path)
 		if err != nil {
-			continue // reported when a process starts
+			firstErr = cmp.Or(firstErr, err)
+			continue
 		}
 		for _, v := range vars {
 			env[v.Key] = v.Value
 		}
 	}
-	return env
+	return env, firstErr
 }
 
 func (g *Gateway) region() string {
@@ -321,20 +331,9 @@ func (g *Gateway) region() string {
 // environment builds a handler process's environment: the devserver's,
 // then .env, then handlers/<name>/.env, then what Lambda sets.
 func (g *Gateway) environment(name, runtimeAPI, instanceID string) ([]string, error) {
-	env := map[string]string{}
-	for _, kv := range g.cfg.Environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			env[k] = v
-		}
-	}
-	for _, path := range []string{g.cfg.EnvFile, filepath.Join(g.cfg.Root, "handlers", name, ".env")} {
-		vars, _, err := dotenv.Load(path)
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range vars {
-			env[v.Key] = v.Value
-		}
+	env, err := g.mergedEnv(name)
+	if err != nil {
+		return nil, err
 	}
 	f := g.function(name)
 	timeout := g.cfg.DefaultTimeout
