@@ -136,7 +136,7 @@ func TestServeCommand_ReadyLinesAndGracefulShutdown(t *testing.T) {
 	}()
 	waitFor(t, 10*time.Second, "ready line", func() bool { return strings.Contains(out.String(), "ready.") })
 	text := out.String()
-	for _, want := range []string{"read " + envFile + " (1 variables: DESTINATION_URL)", "gateway      http://127.0.0.1:", "demo, template", "s3           http://127.0.0.1:",
+	for _, want := range []string{"read " + envFile + " (1 variables: DESTINATION_URL)", "gateway      http://127.0.0.1:", "capture, connect_profiles, dataverse, demo, redshift, rudderstack, sms, template", "s3           http://127.0.0.1:",
 		"bucket test-bucket", "destination  http://127.0.0.1:", "/lambda/template", "/test-bucket/sample.ndjson"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)

@@ -110,7 +110,7 @@ func (f *function) ensureBuilt(ctx context.Context) (string, int, error) {
 			first := f.buildErr == nil || f.buildErr.Output != err.Output
 			f.buildErr = err
 			f.mu.Unlock()
-			if first {
+			if first && f.g.ctx.Err() == nil {
 				f.g.terminal(fmt.Sprintf("%s | build failed:\n%s", f.name, indent(err.Output)))
 			}
 			f.g.setBuildError(f.name, err)
@@ -266,7 +266,16 @@ func (g *Gateway) build(name string, gen int) (string, *BuildError) {
 		return bin, nil
 	}
 	out := filepath.Join(g.cfg.CacheDir, fmt.Sprintf("%s-%d", name, gen))
-	cmd := exec.Command(g.goTool(), "build", "-tags", "lambda.norpc", "-o", out, "./handlers/"+name)
+	// Builds share the machine with everything else: one at a time (go
+	// build runs its own work in parallel), and cancelled by Close so a
+	// shutdown never waits for a compiler.
+	select {
+	case g.builds <- struct{}{}:
+		defer func() { <-g.builds }()
+	case <-g.ctx.Done():
+		return "", &BuildError{Function: name, Output: "the devserver is shutting down"}
+	}
+	cmd := exec.CommandContext(g.ctx, g.goTool(), "build", "-tags", "lambda.norpc", "-o", out, "./handlers/"+name)
 	cmd.Dir = g.cfg.Root
 	cmd.Env = os.Environ()
 	output, err := cmd.CombinedOutput()

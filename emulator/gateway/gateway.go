@@ -84,6 +84,7 @@ type Gateway struct {
 	buildErrors map[string]*BuildError
 
 	routes http.Handler
+	builds chan struct{} // one token per build running
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -143,6 +144,7 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: cache dir: %w", err)
 	}
 	g.routes = g.newRouter()
+	g.builds = make(chan struct{}, 1)
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	g.bg.Add(1)
 	go g.reap()
