@@ -68,13 +68,16 @@ func (f *function) changed() {
 	started := f.binary != "" || f.buildErr != nil
 	f.mu.Unlock()
 	if started {
-		go f.ensureBuilt(context.Background())
+		go f.ensureBuilt(context.Background(), true)
 	}
 }
 
 // ensureBuilt returns the current binary, building it if the source
 // changed since the last build. Concurrent callers share one build.
-func (f *function) ensureBuilt(ctx context.Context) (string, int, error) {
+//
+// Background builds (prebuilds, rebuilds after a change) run one at a
+// time; a build a request is waiting for does not queue behind them.
+func (f *function) ensureBuilt(ctx context.Context, background bool) (string, int, error) {
 	for {
 		f.mu.Lock()
 		if f.builtGen == f.wantGen {
@@ -100,7 +103,7 @@ func (f *function) ensureBuilt(ctx context.Context) (string, int, error) {
 		f.building = done
 		f.mu.Unlock()
 
-		bin, err := f.g.build(f.name, gen)
+		bin, err := f.g.build(f.name, gen, background)
 
 		f.mu.Lock()
 		f.building = nil
@@ -146,7 +149,7 @@ func (f *function) acquire(ctx context.Context) (inst *instance, cold bool, ferr
 	case <-ctx.Done():
 		return nil, false, nil, "", context.Cause(ctx)
 	}
-	bin, gen, err := f.ensureBuilt(ctx)
+	bin, gen, err := f.ensureBuilt(ctx, false)
 	if err != nil {
 		<-f.sem
 		return nil, false, nil, "", err
@@ -261,19 +264,21 @@ func (f *function) live() int {
 }
 
 // build compiles handlers/<name> into the cache directory.
-func (g *Gateway) build(name string, gen int) (string, *BuildError) {
+func (g *Gateway) build(name string, gen int, background bool) (string, *BuildError) {
 	if bin, ok := g.cfg.Binaries[name]; ok {
 		return bin, nil
 	}
 	out := filepath.Join(g.cfg.CacheDir, fmt.Sprintf("%s-%d", name, gen))
-	// Builds share the machine with everything else: one at a time (go
-	// build runs its own work in parallel), and cancelled by Close so a
-	// shutdown never waits for a compiler.
-	select {
-	case g.builds <- struct{}{}:
-		defer func() { <-g.builds }()
-	case <-g.ctx.Done():
-		return "", &BuildError{Function: name, Output: "the devserver is shutting down"}
+	// Background builds share the machine with everything else: one at a
+	// time (go build runs its own work in parallel). All are cancelled by
+	// Close, so a shutdown never waits for a compiler.
+	if background {
+		select {
+		case g.builds <- struct{}{}:
+			defer func() { <-g.builds }()
+		case <-g.ctx.Done():
+			return "", &BuildError{Function: name, Output: "the devserver is shutting down"}
+		}
 	}
 	cmd := exec.CommandContext(g.ctx, g.goTool(), "build", "-tags", "lambda.norpc", "-o", out, "./handlers/"+name)
 	cmd.Dir = g.cfg.Root

@@ -236,14 +236,17 @@ func (g *Gateway) function(name string) *function {
 }
 
 // Prebuild builds every handler in the background, so the first request
-// does not wait for the compiler.
+// does not wait for the compiler; the template, which the devserver's
+// printed curl runs, goes first.
 func (g *Gateway) Prebuild() {
-	for _, name := range g.Handlers() {
+	names := g.Handlers()
+	sort.SliceStable(names, func(i, j int) bool { return names[i] == "template" && names[j] != "template" })
+	for _, name := range names {
 		if f := g.function(name); f != nil {
 			g.bg.Add(1)
 			go func() {
 				defer g.bg.Done()
-				f.ensureBuilt(g.ctx)
+				f.ensureBuilt(g.ctx, true)
 			}()
 		}
 	}
