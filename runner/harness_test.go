@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -300,3 +301,6 @@ func allErrors(reports []Status) string {
 
 // zeroTime makes http.ServeContent skip Last-Modified handling.
 var zeroTime time.Time
+
+// discardLogger is for tests that do not look at logs.
+var discardLogger = slog.New(slog.DiscardHandler)

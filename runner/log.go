@@ -58,6 +58,3 @@ func redactAttr(_ []string, a slog.Attr) slog.Attr {
 	}
 	return a
 }
-
-// discardLogger is for tests that do not look at logs.
-var discardLogger = slog.New(slog.DiscardHandler)
