@@ -362,3 +362,23 @@ func TestSDKInvoker_UsesTheInvokeAPI(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestContinuation_BatchOffsetIsSkippedOnce(t *testing.T) {
+	s, inv := longJob(t, 100)
+	s.cfg.BatchOffset = 3
+	_, rb := s.invocation(mustJSON(s.body()))
+	hops := 1
+	for rb.Status == "continued" {
+		hops++
+		_, rb = s.invocation(inv.take())
+	}
+	recs := s.dest.records(t, "data")
+	if hops < 2 || len(recs) != 97 || recs[0]["id"] != 4.0 || recs[96]["id"] != 100.0 {
+		t.Fatalf("%d hops, %d records (first %v)", hops, len(recs), recs[0]["id"])
+	}
+	for i, r := range recs {
+		if r["id"] != float64(i+4) {
+			t.Fatalf("record %d has id %v", i, r["id"])
+		}
+	}
+}

@@ -122,6 +122,12 @@ func (j *job) pump(ctx context.Context) error {
 		return true
 	}
 
+	// BatchOffset counts from the start of the file: a job resumed from a
+	// cursor has already skipped them.
+	toSkip := cfg.BatchOffset
+	if j.from.Offset > 0 || j.from.Line > 0 {
+		toSkip = 0
+	}
 	var skipped int64
 	cur := <-free
 	for n := 0; ; n++ {
@@ -143,7 +149,7 @@ func (j *job) pump(ctx context.Context) error {
 			}
 			return err
 		}
-		if skipped < cfg.BatchOffset {
+		if skipped < toSkip {
 			skipped++
 			continue
 		}
