@@ -76,7 +76,7 @@ func (r *Runner) run(ctx context.Context, h *Handoff, resumed bool) (sum Summary
 	log := r.log.With("webhook_id", req.WebhookID, "hop", h.Hop)
 	j := &job{r: r, req: &req, rep: rep, from: h.Cursor, hop: h.Hop, started: h.Started,
 		records: h.Records, sent: h.Sent, failed: h.Failed, batches: h.Batches, failedBatches: h.FailedBatches,
-		errors: h.Errors, firstErr: h.FirstError}
+		errors: h.Errors, firstErr: h.FirstError, done: h.Cursor.Offset}
 	if resumed {
 		// Carry on where the previous invocation stopped: no new
 		// "running from zero", and its unreported errors go out next.
