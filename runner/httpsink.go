@@ -52,7 +52,6 @@ type HTTPConfig struct {
 // concurrent use.
 type HTTPSink struct {
 	cfg   HTTPConfig
-	url   string
 	retry retrier
 	limit *limiter
 	bufs  sync.Pool
@@ -77,7 +76,6 @@ func NewHTTPSink(cfg HTTPConfig) (*HTTPSink, error) {
 	}
 	return &HTTPSink{
 		cfg:   cfg,
-		url:   cfg.URL,
 		retry: newRetrier(cfg.Retry, cfg.Clock, cfg.Jitter),
 		limit: newLimiter(cfg.RequestsPerMinute, cfg.Clock),
 		bufs:  sync.Pool{New: func() any { return new(bytes.Buffer) }},
@@ -237,7 +235,7 @@ func (s *HTTPSink) mapRecords(b *Batch) ([]json.RawMessage, RecordErrors, error)
 
 // post makes one attempt.
 func (s *HTTPSink) post(ctx context.Context, body []byte, contentType, webhook string) (time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.URL, bytes.NewReader(body))
 	if err != nil {
 		return 0, permanent(err)
 	}

@@ -142,7 +142,7 @@ func newRetrier(b Backoff, c Clock, jitter func() float64) retrier {
 	return retrier{backoff: b.withDefaults(), clock: c, jitter: jitter}
 }
 
-// errPermanent marks an error that must not be retried.
+// permanentError marks an error that must not be retried.
 type permanentError struct{ err error }
 
 func (e permanentError) Error() string { return e.err.Error() }
@@ -182,8 +182,7 @@ func (r retrier) do(ctx context.Context, op func(attempt int) (time.Duration, er
 	}
 }
 
-// retryable reports whether an attempt that got resp (nil on a network
-// error) should be retried, given the retryable status codes.
+// retryableStatus reports whether a response status is one of codes.
 func retryableStatus(code int, codes []int) bool {
 	for _, c := range codes {
 		if c == code {
@@ -193,7 +192,7 @@ func retryableStatus(code int, codes []int) bool {
 	return false
 }
 
-// statusRetryCodes are retried for status callbacks: any 5xx and 429.
+// isStatusCallbackRetryable: status callbacks are retried on any 5xx and 429.
 func isStatusCallbackRetryable(code int) bool { return code == 429 || code >= 500 }
 
 // sinkRetryCodes are retried for destination requests. A plain 500 is not:

@@ -57,7 +57,6 @@ func (rq *requests) add(r Request, body []byte) int64 {
 		body = body[:maxBody]
 	}
 	r.Body = string(body) // a copy: the caller reuses its buffer
-	r.Bytes = max(r.Bytes, 0)
 	rq.mu.Lock()
 	defer rq.mu.Unlock()
 	rq.seq++
